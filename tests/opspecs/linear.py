@@ -1,0 +1,2 @@
+"""Op-table rows for the linear family."""
+OPS = []
