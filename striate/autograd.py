@@ -381,6 +381,10 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         visited.add(id(t))
         stack.append((t, True))
         if t.grad_fn is not None:
+            if t.grad_fn.inputs is None:
+                raise RuntimeError(f"backward: the graph through {t.grad_fn.name} was already "
+                                   "freed by an earlier backward; pass retain_graph=True to "
+                                   "backpropagate through it twice")
             for x in t.grad_fn.inputs:
                 if x is not None and x.requires_grad and id(x) not in visited:
                     stack.append((x, False))
@@ -397,9 +401,6 @@ def _run_backward(root: Tensor, gy, retain_graph: bool) -> None:
         if fn is None:  # a leaf: accumulate into .grad
             _accumulate_leaf(t, g)
             continue
-        if fn.inputs is None:
-            raise RuntimeError(f"backward: the graph through {fn.name} was already freed by an "
-                               "earlier backward; pass retain_graph=True to backpropagate twice")
         gxs = fn.backward(g)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
