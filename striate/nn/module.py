@@ -1,0 +1,329 @@
+"""Module and Parameter: how layers own their weights, buffers and children.
+
+A :class:`Module` owns :class:`Parameter` tensors (trained), buffers (state that is saved but not
+trained, like batch norm's running statistics) and child modules. Assigning one as an attribute
+registers it, as in PyTorch, so ``named_parameters()`` and ``state_dict()`` find it under the dotted
+name PyTorch would use (``features.0.weight``) and weights move between the two libraries as-is.
+Modules own parameters, not math: ``forward`` composes ``striate.functional`` calls.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from ..autograd import Tensor
+from ..backend import get_array_module
+
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
+
+
+class Parameter(Tensor):
+    """A tensor that a module trains: ``requires_grad`` is on unless asked otherwise."""
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(data.data if isinstance(data, Tensor) else data,
+                         requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, then assign parameters, buffers (via
+    :meth:`register_buffer`) and sub-modules as attributes, and implement ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration -------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning "
+                               f"attributes (got {name!r})")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()) and (value is None or
+                                                                   isinstance(value, Tensor)):
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            d = self.__dict__.get(table)
+            if d is not None and name in d:
+                return d[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or ``None``, e.g. an absent bias) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """Register state that is saved in ``state_dict`` but not trained."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        self.__dict__.setdefault("_buffer_names", set()).add(name)
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._modules[name] = module
+
+    # ---- traversal ----------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, with dotted names (this one is ``prefix``)."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop(0)
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()
+                        if c is not None]
+            stack[0:0] = children
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for k, m in self._modules.items():
+            if m is not None:
+                yield k, m
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter once, in registration order, with PyTorch's dotted names."""
+        seen = set()
+        for mname, m in self.named_modules(prefix):
+            for k, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for mname, m in self.named_modules(prefix):
+            for k, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{k}" if mname else k), b
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
+
+    # ---- modes and gradients ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout samples, batch norm uses batch statistics) for all modules."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.data[...] = 0
+
+    def requires_grad_(self, mode: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(mode)
+        return self
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ---- state --------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """Parameters and buffers by dotted name, as NumPy arrays (copies), PyTorch's layout."""
+        out = OrderedDict()
+        for mname, m in self.named_modules():
+            for table in (m._parameters, m._buffers):
+                for k, t in table.items():
+                    if t is not None:
+                        out[f"{mname}.{k}" if mname else k] = np.array(t.numpy(), copy=True)
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True):
+        """Copy arrays (or tensors) from ``state`` into this module's parameters and buffers.
+
+        Shapes must match exactly. With ``strict``, missing and unexpected keys are errors.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict()
+        for mname, m in self.named_modules():
+            for table in (m._parameters, m._buffers):
+                for k, t in table.items():
+                    if t is not None:
+                        own[f"{mname}.{k}" if mname else k] = t
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: {type(self).__name__} is missing keys {missing} "
+                           f"and got unexpected keys {unexpected}")
+        for k, t in own.items():
+            if k not in state:
+                continue
+            v = state[k]
+            v = v.numpy() if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v
+            v = np.asarray(v)
+            if v.shape != t.shape:
+                raise ValueError(f"load_state_dict: {k} has shape {t.shape} in the model but "
+                                 f"{v.shape} in the state dict")
+            xp = get_array_module(t.data)
+            t.data[...] = xp.asarray(v, dtype=t.dtype)
+        return missing, unexpected
+
+    # ---- calling ------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        children = list(self.named_children())
+        if not children:
+            return lines[0] + ")"
+        for k, m in children:
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({k}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named ``0``, ``1``, ... (or by an OrderedDict)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for k, m in modules[0].items():
+                self.add_module(k, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def __getitem__(self, i):
+        items = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*items[i])
+        return items[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules, registered as ``0``, ``1``, ..."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for k, m in (modules or {}).items():
+            self.add_module(k, m)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
