@@ -12,6 +12,7 @@ from .reduction import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .deform_conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
