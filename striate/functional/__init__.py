@@ -14,6 +14,8 @@ from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .deform_conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from .pooling_adaptive import *  # noqa: F401,F403
+from .pooling_special import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
