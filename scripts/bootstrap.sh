@@ -12,6 +12,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+# oneDNN and a C compiler for the fast convolution kernels (without them: the reference kernels).
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq

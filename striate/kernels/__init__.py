@@ -1,0 +1,81 @@
+"""Fast kernels for the heavy ops, and the switch that chooses between them and the reference.
+
+Every op's math lives once, readable, in ``striate.functional`` (the *reference* kernels). Where a
+measurement showed the reference cannot keep up, an op hands the same computation to a fast kernel
+from this package when one is selected and can run it:
+
+- ``onednn``: oneDNN's convolution on channels-last float32 arrays (CPU; needs Debian's
+  ``libdnnl-dev`` at install time);
+- ``reference``: NumPy/CuPy only.
+
+The selection starts from the environment variable ``STRIATE_KERNELS`` (``onednn`` when unset) and
+changes with :func:`use_kernels`. When ``onednn`` is selected but was not built, Striate says so
+once and runs on the reference kernels::
+
+    import striate.kernels
+    striate.kernels.use_kernels("reference")     # e.g. to compare against the readable code
+    striate.kernels.current()                    # -> 'reference'
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+from . import onednn
+
+__all__ = ["KERNELS", "use_kernels", "current", "conv_kernels", "KernelWarning"]
+
+KERNELS = ("onednn", "reference")
+_DEFAULT = "onednn"
+
+
+class KernelWarning(UserWarning):
+    """Issued once when the selected fast kernels are not available."""
+
+
+def _from_environment() -> str:
+    name = os.environ.get("STRIATE_KERNELS", "").strip().lower()
+    if name and name not in KERNELS:
+        warnings.warn(f"Striate: STRIATE_KERNELS={name!r} is not one of {KERNELS}, "
+                      f"using {_DEFAULT!r}", KernelWarning, stacklevel=3)
+        return _DEFAULT
+    return name or _DEFAULT
+
+
+_selected = _from_environment()
+_told = False
+
+
+def use_kernels(name: str) -> str:
+    """Select the kernels the ops use: ``"onednn"`` or ``"reference"``; returns :func:`current`."""
+    global _selected
+    if name not in KERNELS:
+        raise ValueError(f"use_kernels: name must be one of {KERNELS}, got {name!r}")
+    _selected = name
+    return current()
+
+
+def current() -> str:
+    """The kernels in use: the selected ones, or ``"reference"`` when they are not available."""
+    global _told
+    if _selected == "onednn" and not onednn.available():
+        if not _told:
+            _told = True
+            reason = onednn.unavailable_reason()
+            warnings.warn("Striate: oneDNN kernels not available, using the reference kernels"
+                          + (f" ({reason})" if reason else ""), KernelWarning, stacklevel=2)
+        return "reference"
+    return _selected
+
+
+def conv_kernels(x, spatial_dims: int | None = None):
+    """The fast convolution module for input array ``x``, or None to use the reference.
+
+    Returns :mod:`striate.kernels.onednn` when it is selected, available and supports ``x``
+    (a NumPy float32 array with 1 to 3 spatial axes: ``x.ndim - 2`` unless ``spatial_dims`` is
+    given), else None.
+    """
+    if current() != "onednn" or type(x).__module__.split(".")[0] != "numpy":
+        return None
+    return onednn if onednn.supports(x.dtype, x.ndim - 2 if spatial_dims is None
+                                     else spatial_dims) else None

@@ -1,0 +1,68 @@
+"""oneDNN kernels for the CPU: convolution forward, backward-data and backward-weights.
+
+Measured on this project's machine (``docs/PERFORMANCE.md``), oneDNN's convolution on
+channels-last float32 arrays beats im2col + BLAS and PyTorch's own layouts, so the convolution ops
+hand their passes to it when it is installed (Debian: ``libdnnl-dev``, oneDNN 2.x) and the
+selected kernels are ``"onednn"`` (see :mod:`striate.kernels`). float64 has no oneDNN 2.x data
+type and stays on the reference kernels.
+
+    from striate.kernels import onednn
+    if onednn.available():
+        y = onednn.conv_forward(x_nhwc, w, b, stride=1, padding_l=1)      # (N, H, W, K)
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ._library import available, load, unavailable_reason
+from .conv import (conv_backward_data, conv_backward_weights, conv_forward, conv_output_shape,
+                   implementation_name)
+from . import conv as _conv
+
+__all__ = [
+    "available", "unavailable_reason", "supports", "version", "conv_forward",
+    "conv_backward_data", "conv_backward_weights", "conv_output_shape", "implementation_name",
+    "cache_info", "clear_cache", "set_num_threads", "get_num_threads",
+]
+
+
+def supports(dtype, spatial_dims: int) -> bool:
+    """True when these kernels can run a convolution of this dtype with 1, 2 or 3 spatial axes."""
+    return available() and np.dtype(dtype) == np.float32 and spatial_dims in (1, 2, 3)
+
+
+def version() -> tuple:
+    """oneDNN's (major, minor, patch), as loaded."""
+    parts = [ctypes.c_int() for _ in range(3)]
+    load().sconv_version(*(ctypes.byref(p) for p in parts))
+    return tuple(p.value for p in parts)
+
+
+def cache_info() -> dict:
+    """The primitive cache: ``entries`` (one per pass and configuration), ``hits``, ``misses``."""
+    values = [ctypes.c_long() for _ in range(3)]
+    load().sconv_cache_info(*(ctypes.byref(v) for v in values))
+    return dict(zip(("entries", "hits", "misses"), (v.value for v in values)))
+
+
+def clear_cache() -> None:
+    """Destroy every cached primitive and the shared scratchpad; reset the counters."""
+    load().sconv_cache_clear()
+    _conv._plans.clear()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` OpenMP threads in later oneDNN calls (``n <= 0``: OpenMP's default again).
+
+    Primitives are cached per thread count, so switching back and forth costs nothing after the
+    first call at each count. Raises RuntimeError if oneDNN was not built on OpenMP.
+    """
+    if load().sconv_set_num_threads(int(n)) != 0:
+        raise RuntimeError("set_num_threads: this oneDNN is not built on OpenMP")
+
+
+def get_num_threads() -> int:
+    """The number of OpenMP threads oneDNN's next call will use."""
+    return load().sconv_get_num_threads()

@@ -1,0 +1,107 @@
+"""Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``) with ctypes.
+
+``pip install`` builds ``_dnnl_conv.c`` into a shared library next to this file when oneDNN's
+headers and library are present (see ``build.py``); it is loaded on first use. ctypes releases the
+GIL for the duration of each call.
+
+Loading it starts oneDNN's OpenMP runtime (GNU libgomp), whose threads by default spin for a
+while after each call, waiting for the next one. Measured on the 2-core machine, batch 128:
+
+- alone, spinning helps small layers: LeNet's 6->16 forward+backward took 0.87 ms spinning,
+  1.07-1.19 ms with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once), 0.88 ms with
+  ``GOMP_SPINCOUNT=10000``;
+- beside NumPy's OpenBLAS threads, which spin too, both pools fight: a conv layer followed by a
+  small matmul took 8 ms instead of 2.5-5 ms with any OpenMP setting, unless OpenBLAS stops
+  spinning early (``OPENBLAS_THREAD_TIMEOUT=4``, read when NumPy loads: then 2.9 / 5.2 ms);
+- with other processes busy on both cores, the default spinning made a layer 17x slower than on
+  a quiet machine (``OMP_WAIT_POLICY=PASSIVE``: 3.6x).
+
+So unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, a short spin (10000 iterations)
+is set before the runtime starts (too late if another library started it already in this process).
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+
+__all__ = ["Config", "load", "available", "unavailable_reason"]
+
+_MODULE = "striate.kernels.onednn._dnnl_conv"
+
+
+class Config(ctypes.Structure):
+    """One convolution, laid out as ``sconv_cfg`` in ``_dnnl_conv.c`` (dilation 1 = dense)."""
+
+    _fields_ = [
+        ("nsp", ctypes.c_int64),
+        ("n", ctypes.c_int64), ("c", ctypes.c_int64), ("k", ctypes.c_int64),
+        ("groups", ctypes.c_int64),
+        ("in_", ctypes.c_int64 * 3), ("ker", ctypes.c_int64 * 3), ("out", ctypes.c_int64 * 3),
+        ("stride", ctypes.c_int64 * 3), ("dilation", ctypes.c_int64 * 3),
+        ("pad_l", ctypes.c_int64 * 3), ("pad_r", ctypes.c_int64 * 3),
+        ("with_bias", ctypes.c_int64),
+    ]
+
+
+_SIGNATURES = {
+    # name: (result type, argument types)
+    "sconv_forward": (ctypes.c_int, [ctypes.c_void_p] * 5),
+    "sconv_backward_data": (ctypes.c_int, [ctypes.c_void_p] * 4),
+    "sconv_backward_weights": (ctypes.c_int, [ctypes.c_void_p] * 5),
+    "sconv_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),
+    "sconv_last_error": (ctypes.c_char_p, []),
+    "sconv_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
+    "sconv_cache_clear": (None, []),
+    "sconv_set_num_threads": (ctypes.c_int, [ctypes.c_int]),
+    "sconv_get_num_threads": (ctypes.c_int, []),
+    "sconv_version": (None, [ctypes.POINTER(ctypes.c_int)] * 3),
+}
+
+_library = None
+_reason = None
+
+
+def _find() -> str:
+    spec = importlib.util.find_spec(_MODULE)
+    if spec is None or not spec.origin:
+        raise OSError("the extension was not built (oneDNN's dnnl.h or libdnnl were missing when "
+                      "Striate was installed; on Debian: apt-get install libdnnl-dev, then "
+                      "reinstall Striate)")
+    return spec.origin
+
+
+def load() -> ctypes.CDLL:
+    """The loaded library; raises OSError with the reason when it cannot be loaded."""
+    global _library, _reason
+    if _library is not None:
+        return _library
+    if _reason is not None:
+        raise OSError(_reason)
+    if "OMP_WAIT_POLICY" not in os.environ:  # read once, when libgomp starts
+        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+    try:
+        library = ctypes.CDLL(_find())
+    except OSError as error:
+        _reason = str(error)
+        raise
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        function = getattr(library, name)
+        function.restype = restype
+        function.argtypes = argtypes
+    _library = library
+    return library
+
+
+def available() -> bool:
+    """True when the oneDNN kernels are built and load."""
+    try:
+        load()
+    except OSError:
+        return False
+    return True
+
+
+def unavailable_reason() -> str | None:
+    """Why :func:`available` is False (None when it is True)."""
+    return None if available() else _reason
