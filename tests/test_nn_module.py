@@ -126,3 +126,15 @@ def test_init_distributions(scheme, kwargs, std, bound):
     assert abs(w.mean()) < 0.05 * std
     if bound is not None:
         assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
+
+
+def test_apply_visits_children_first_and_to_casts_in_place():
+    seq = nn.Sequential(Affine(3, 4), Affine(4, 2))
+    seen = []
+    seq.apply(lambda m: seen.append(m))
+    assert seen == [seq[0], seq[1], seq]
+    seq.double()
+    assert all(p.dtype == np.float64 for p in seq.parameters())
+    assert seq(striate.ones(2, 3, dtype="float64")).dtype == np.float64
+    seq.float()
+    assert seq[0].calls.dtype == np.float32

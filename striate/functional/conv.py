@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from .im2col import (_backward_data, _backward_weights, _forward, col2im, conv_output_size,
@@ -49,6 +50,23 @@ def _bias_grad(gy):
     xp = get_array_module(gy)
     gy = gy.reshape(-1, gy.shape[-1])  # (N*O, K)
     return xp.ones(gy.shape[0], dtype=gy.dtype) @ gy
+
+
+def _fast_kernels(x, pads):
+    """oneDNN's convolution kernels when selected and able to run this case, else None.
+
+    The fast kernels compute exactly the three reference computations below (forward,
+    backward-data, backward-weights) on the same channels-last arrays; see
+    :mod:`striate.kernels`. They take float32 only and no cropping (negative) padding.
+    """
+    if any(b < 0 or a < 0 for b, a in pads):
+        return None
+    return kernels.conv_kernels(x)
+
+
+def _fast_args(stride, pads, dilation, groups) -> dict:
+    return dict(stride=stride, padding_l=tuple(b for b, _ in pads),
+                padding_r=tuple(a for _, a in pads), dilation=dilation, groups=groups)
 
 
 class ConvNd(Function):
@@ -89,24 +107,51 @@ class ConvNd(Function):
     def forward(self, x, w, b=None):
         xp = get_array_module(x)
         x = xp.moveaxis(x, 1, -1)  # (N, *S, C): a view; channels last
+        self.fast = _fast_kernels(x, self.padding)
+        if self.fast is not None:
+            x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)  # no copy when stored so
+            self.x, self.w = x, w
+            y = self.fast.conv_forward(x, w, b, **self._args())
+            return xp.moveaxis(y, -1, 1)
         self.x, self.w = x, w  # references only: the columns are rebuilt in backward
         y = _forward(x, w, self.stride, self.padding, self.dilation, self.groups)  # (N, *O, K)
         if b is not None:
             y += b
         return xp.moveaxis(y, -1, 1)  # (N, K, *O), stored channels last
 
+    def _args(self):
+        return _fast_args(self.stride, self.padding, self.dilation, self.groups)
+
     def backward(self, gy):
         xp = get_array_module(gy)
         gy = xp.moveaxis(gy, 1, -1)  # (N, *O, K)
+        need_x, need_w = self.needs_input_grad[:2]
+        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.fast is not None:
+            return self._fast_backward(xp.ascontiguousarray(gy), need_x, need_w, need_b)
         gx = gw = gb = None
-        if self.needs_input_grad[0]:  # skipped for the data, which needs none
+        if need_x:  # skipped for the data, which needs none
             gx = _backward_data(gy, self.w, self.x.shape[1:-1], self.stride, self.padding,
                                 self.dilation, self.groups)
             gx = xp.moveaxis(gx, -1, 1)  # (N, C, *S)
-        if self.needs_input_grad[1]:
+        if need_w:
             gw = _backward_weights(self.x, gy, self.w.shape, self.stride, self.padding,
                                    self.dilation, self.groups)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+        if need_b:
+            gb = _bias_grad(gy)
+        return gx, gw, gb
+
+    def _fast_backward(self, gy, need_x, need_w, need_b):
+        """The same three gradients from the fast kernels (gb with gw, in one pass)."""
+        xp = get_array_module(gy)
+        gx = gw = gb = None
+        if need_x:
+            gx = self.fast.conv_backward_data(gy, self.w, self.x.shape, **self._args())
+            gx = xp.moveaxis(gx, -1, 1)
+        if need_w:
+            gw, gb = self.fast.conv_backward_weights(self.x, gy, self.w.shape,
+                                                     with_bias=need_b, **self._args())
+        elif need_b:
             gb = _bias_grad(gy)
         return gx, gw, gb
 
@@ -136,24 +181,42 @@ class ConvTransposeNd(Function):
     def forward(self, x, w, b=None):
         xp = get_array_module(x)
         x = xp.moveaxis(x, 1, -1)  # (N, *I, C_in)
+        self.fast = _fast_kernels(x, self.padding)
+        if self.fast is not None:
+            x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
         self.w = w
         self.x = x if self.needs_input_grad[1] else None
-        y = _backward_data(x, w, self.out_size, self.stride, self.padding, self.dilation,
-                           self.groups)  # (N, *O, C_out)
+        if self.fast is not None:
+            y_shape = (x.shape[0], *self.out_size, w.shape[1] * self.groups)
+            y = self.fast.conv_backward_data(x, w, y_shape, **self._args())
+        else:
+            y = _backward_data(x, w, self.out_size, self.stride, self.padding, self.dilation,
+                               self.groups)  # (N, *O, C_out)
         if b is not None:
             y = y + b
         return xp.moveaxis(y, -1, 1)
+
+    def _args(self):
+        return _fast_args(self.stride, self.padding, self.dilation, self.groups)
 
     def backward(self, gy):
         xp = get_array_module(gy)
         gy = xp.moveaxis(gy, 1, -1)  # (N, *O, C_out)
         gx = gw = gb = None
+        if self.fast is not None:
+            gy = xp.ascontiguousarray(gy)
         if self.needs_input_grad[0]:
-            gx = _forward(gy, self.w, self.stride, self.padding, self.dilation, self.groups)
+            if self.fast is not None:
+                gx = self.fast.conv_forward(gy, self.w, None, **self._args())
+            else:
+                gx = _forward(gy, self.w, self.stride, self.padding, self.dilation, self.groups)
             gx = xp.moveaxis(gx, -1, 1)  # (N, C_in, *I)
         if self.needs_input_grad[1]:
-            gw = _backward_weights(gy, self.x, self.w.shape, self.stride, self.padding,
-                                   self.dilation, self.groups)
+            if self.fast is not None:
+                gw, _ = self.fast.conv_backward_weights(gy, self.x, self.w.shape, **self._args())
+            else:
+                gw = _backward_weights(gy, self.x, self.w.shape, self.stride, self.padding,
+                                       self.dilation, self.groups)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = _bias_grad(gy)
         return gx, gw, gb

@@ -170,6 +170,29 @@ class Module:
             p.requires_grad_(mode)
         return self
 
+    def apply(self, fn) -> Module:
+        """Call ``fn(module)`` on every descendant, then on this module (PyTorch's order)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype) -> Module:
+        """Cast every parameter and floating buffer to ``dtype`` in place."""
+        dtype = np.dtype(dtype)
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = None
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
