@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/python examples/fashion_mnist_demo.py "$@"
+exec .venv/bin/striate train lenet5 --epochs 15 --batch-size 64 --lr 2e-3 --schedule cosine \
+  --augment crop --out runs/lenet5 "$@"
