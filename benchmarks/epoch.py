@@ -90,7 +90,9 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.threads)))
         return
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    # Both workers import NumPy before their library; OpenBLAS's idle threads must stop spinning
+    # (striate sets this itself when it is imported before NumPy), else they slow oneDNN's.
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_THREAD_TIMEOUT="4")
     print(f"| model | Striate s/epoch | PyTorch s/epoch | PyTorch/Striate |\n|---|---:|---:|---:|")
     for name in args.models:
         runs = {"striate": [], "torch": []}
