@@ -415,9 +415,9 @@ def _run_backward(root: Tensor, gy, retain_graph: bool) -> None:
                                    f"for an input of shape {x.shape}")
             prev = grads.get(id(x))
             grads[id(x)] = gx if prev is None else prev + gx  # a node used twice: sum the paths
-        if not retain_graph:
+        if not retain_graph:  # free what forward saved; inputs=None marks the node as used
+            fn.__dict__.clear()
             fn.inputs = None
-            fn.__dict__ = {"inputs": None}  # free what forward saved for backward
 
 
 def _accumulate_leaf(t: Tensor, g) -> None:
