@@ -123,12 +123,12 @@ def _eval_transform(mean, std):
 
 
 def _train_transform(augment: str, size, mean, std):
-    """``none``: normalise only; ``flip``, ``crop`` (pad 2, shift); ``standard``: crop + flip,
-    then random erasing (after normalising, so erased pixels are the mean, 0)."""
+    """``none``: normalise only; ``flip``, ``crop`` (pad 2, shift), ``crop-flip``; ``standard``:
+    crop + flip, then random erasing (after normalising, so erased pixels are the mean, 0)."""
     steps = [sdata.ToFloat()]
-    if augment in ("crop", "standard"):
+    if augment in ("crop", "crop-flip", "standard"):
         steps.append(sdata.RandomCrop(tuple(size), padding=max(1, round(size[0] / 14))))
-    if augment in ("flip", "standard"):
+    if augment in ("flip", "crop-flip", "standard"):
         steps.append(sdata.RandomHorizontalFlip())
     steps.append(sdata.Normalize(mean, std))
     if augment == "standard":
@@ -496,10 +496,11 @@ def _add_train_parser(sub) -> None:
                    help="learning-rate schedule: step (x0.1 every epochs/3), cosine (to 0 over "
                         "the run), onecycle (per batch, peak --lr), plateau (x0.5 after 2 "
                         "epochs without improvement); default none")
-    p.add_argument("--augment", choices=["none", "flip", "crop", "standard"], default="none",
+    p.add_argument("--augment", choices=["none", "flip", "crop", "crop-flip", "standard"],
+                   default="none",
                    help="training augmentation: flip (horizontal; wrong for digits), crop "
-                        "(pad 2 and shift, at 28x28), standard (crop + flip + random erasing); "
-                        "default none")
+                        "(pad 2 and shift, at 28x28), crop-flip (both), standard (crop + flip "
+                        "+ random erasing); default none")
     p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
                    help="hold out the last fraction F of the training images for validation "
                         "(Keras' rule); default 0")
