@@ -118,3 +118,41 @@ def test_l2_penalty_is_sgd_weight_decay_with_twice_the_strength(momentum):
     for name, p in theirs.named_parameters():
         np.testing.assert_allclose(getattr(ours, name).numpy(), p.detach().numpy(), rtol=1e-10,
                                    atol=1e-12)
+
+
+def _fit_linear(regularizer, **fit_kwargs):
+    """One epoch of plain SGD on a Linear layer through ``train.fit``; returns (layer, history)."""
+    from striate import optim, train
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    striate.manual_seed(0)
+    layer = Linear(6, 3, kernel_regularizer=regularizer)
+    history = train.fit(layer, (x, y), epochs=1, batch_size=8, shuffle=False, verbose=0,
+                        optimizer=optim.SGD(layer.parameters(), lr=0.1), **fit_kwargs)
+    return layer, history
+
+
+def test_fit_adds_the_layers_penalties_by_itself_as_keras_does():
+    """A kernel_regularizer is in fit's loss without being asked for (Keras' model.losses)."""
+    plain, _ = _fit_linear(None)
+    auto, history = _fit_linear(L2(0.5))
+    explicit, explicit_history = _fit_linear(L2(0.5), regularization_loss=regularization_loss)
+    off, _ = _fit_linear(L2(0.5), regularization_loss=None)
+    np.testing.assert_array_equal(auto.weight.numpy(), explicit.weight.numpy())
+    assert history.history["loss"] == explicit_history.history["loss"]
+    np.testing.assert_array_equal(off.weight.numpy(), plain.weight.numpy())
+    assert not np.allclose(auto.weight.numpy(), plain.weight.numpy())
+    # the decay shrinks the weights: L2(0.5) with lr 0.1 scales them by 0.9 per step, plus data
+    assert np.abs(auto.weight.numpy()).sum() < np.abs(plain.weight.numpy()).sum()
+
+
+def test_evaluate_includes_the_penalty_and_bad_value_is_named():
+    from striate import train
+    layer, _ = _fit_linear(L2(0.5))
+    x = np.ones((4, 6), np.float32)
+    y = np.zeros(4, np.int64)
+    with_penalty = train.evaluate(layer, (x, y))["loss"]
+    without = train.evaluate(layer, (x, y), regularization_loss=None)["loss"]
+    assert with_penalty == pytest.approx(without + regularization_loss(layer).item(), rel=1e-5)
+    with pytest.raises(ValueError, match="evaluate: regularization_loss must be .auto."):
+        train.evaluate(layer, (x, y), regularization_loss="yes")

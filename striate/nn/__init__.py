@@ -13,10 +13,11 @@ from .dropout import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .blocks import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
-from .regularizers import L1, L1L2, L2, Regularizer, regularization_loss
+from .regularizers import L1, L1L2, L2, Regularizer, has_regularizers, regularization_loss
 from . import activation, blocks, conv, dropout, linear, losses, normalization, pooling
 
 __all__ = (["init", "regularizers", "Module", "ModuleDict", "ModuleList", "Parameter",
-            "Sequential", "L1", "L2", "L1L2", "Regularizer", "regularization_loss"]
+            "Sequential", "L1", "L2", "L1L2", "Regularizer", "regularization_loss",
+            "has_regularizers"]
            + activation.__all__ + conv.__all__ + linear.__all__ + normalization.__all__
            + dropout.__all__ + pooling.__all__ + blocks.__all__ + losses.__all__)

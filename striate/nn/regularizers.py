@@ -5,8 +5,8 @@ A regulariser is attached to a layer's weight (the *kernel*) or bias::
     conv = Conv2d(3, 16, 3, kernel_regularizer=L2(1e-4), bias_regularizer=L1(1e-5))
     regularizers.apply(model, kernel=L2(5e-4))          # or on every Conv/Linear of a model
 
-and the training loop adds the sum of every layer's penalty to the data loss, as Keras adds
-``model.losses``::
+and ``striate.train.fit`` / ``evaluate`` add the sum of every layer's penalty to the data loss by
+themselves, as Keras adds ``model.losses`` (a hand-written loop does it explicitly)::
 
     loss = F.cross_entropy(model(x), y) + regularization_loss(model)
 
@@ -34,7 +34,8 @@ from ..autograd import Tensor
 from ..backend import get_default_dtype
 from ..functional.elementwise import abs as _abs
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "apply", "regularization_loss"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "apply", "regularization_loss",
+           "has_regularizers"]
 
 
 def _strength(name: str, arg: str, value) -> float:
@@ -138,6 +139,12 @@ def apply(module, kernel=None, bias=None) -> int:
             m.bias_regularizer = bias
             count += 1
     return count
+
+
+def has_regularizers(model) -> bool:
+    """True when some layer of ``model`` carries a kernel or bias regulariser."""
+    return any(_supports(m) and (m.kernel_regularizer is not None or m.bias_regularizer is not None)
+               for m in model.modules())
 
 
 def regularization_loss(model) -> Tensor:

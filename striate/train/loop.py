@@ -36,6 +36,7 @@ from .. import functional as F
 from .. import optim
 from ..autograd import Tensor, no_grad
 from ..backend import to_numpy
+from ..nn.regularizers import has_regularizers, regularization_loss as _layer_penalties
 from ..data import ArrayDataset, DataLoader, Dataset, validation_split as split_last
 from .callbacks import Callback, CallbackList, ModelCheckpoint
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -151,8 +152,18 @@ def _score(model, loader, loss_fn, metrics, regularization_loss=None) -> dict:
     return {k: v / count for k, v in totals.items()}
 
 
+def _regularization(op: str, regularization_loss, model):
+    """``"auto"``: the layers' own penalties (Keras' ``model.losses``) when any layer has one."""
+    if isinstance(regularization_loss, str):
+        if regularization_loss != "auto":
+            raise ValueError(f"{op}: regularization_loss must be 'auto', None or a function "
+                             f"fn(model) -> Tensor, got {regularization_loss!r}")
+        return _layer_penalties if has_regularizers(model) else None
+    return regularization_loss
+
+
 def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_size: int = 32,
-             regularization_loss=None) -> dict:
+             regularization_loss="auto") -> dict:
     """The mean loss and metrics of ``model`` on ``data``, in eval mode without a graph.
 
     Args:
@@ -162,11 +173,13 @@ def evaluate(model, data, loss="cross_entropy", metrics=("accuracy",), batch_siz
             ``loss(output, target) -> Tensor``, or ``None`` for metrics only.
         metrics: names or callables, see :func:`~striate.train.metrics.get_metric`.
         batch_size: samples per batch when ``data`` is arrays or a Dataset.
-        regularization_loss: ``fn(model) -> Tensor`` added to the loss, as in :func:`fit`.
+        regularization_loss: ``fn(model) -> Tensor`` added to the loss, as in :func:`fit`
+            (``"auto"``: the layers' L1/L2 penalties, when any layer has one; ``None``: none).
 
     Returns:
         ``{"loss": ..., "accuracy": ..., ...}``, means over all samples.
     """
+    regularization_loss = _regularization("evaluate", regularization_loss, model)
     loss_fn = None if loss is None else _get_loss("evaluate", loss)[1]
     loader = _as_loader("evaluate", data, batch_size, False, 0)
     return _score(model, loader, loss_fn, [get_metric(m) for m in metrics], regularization_loss)
@@ -387,7 +400,7 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
         metrics=("accuracy",), batch_size: int = 32, validation_split: float = 0.0,
         validation_data=None, callbacks=(), shuffle: bool = True, seed: int | None = None,
         verbose="auto", resume=None, checkpoint=None, scheduler=None,
-        scheduler_interval: str = "epoch", regularization_loss=None, augment=None) -> History:
+        scheduler_interval: str = "epoch", regularization_loss="auto", augment=None) -> History:
     """Train ``model`` by mini-batch gradient descent, Keras-style; return its :class:`History`.
 
     Args:
@@ -419,8 +432,11 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
         scheduler: a learning-rate schedule stepped after every epoch (``ReduceLROnPlateau`` gets
             ``val_loss``, or ``loss`` without validation), or every batch.
         scheduler_interval: ``"epoch"`` or ``"batch"`` (e.g. for ``OneCycleLR``).
-        regularization_loss: ``fn(model) -> Tensor`` added to every batch's loss (Keras-style
-            L1/L2 penalties); it is included in the logged ``loss`` and ``val_loss``.
+        regularization_loss: ``fn(model) -> Tensor`` added to every batch's loss; it is included
+            in the logged ``loss`` and ``val_loss``. ``"auto"`` (the default) adds the layers'
+            own ``kernel_regularizer`` / ``bias_regularizer`` penalties
+            (:func:`~striate.nn.regularization_loss`) when any layer has one, as Keras adds
+            ``model.losses``; ``None`` adds nothing.
         augment: ``fn(batch array) -> batch array`` applied to each training batch.
 
     Returns:
@@ -436,6 +452,7 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
     if verbose not in ("auto", 0, 1, 2):
         raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     optimizer = _get_optimizer(optimizer, model)
+    regularization_loss = _regularization("fit", regularization_loss, model)
     train, val = _train_val_loaders(data, validation_split, validation_data, batch_size,
                                     shuffle, seed)
     history = History()
