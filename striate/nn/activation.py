@@ -9,6 +9,8 @@ from __future__ import annotations
 import warnings
 
 from .. import functional as F
+from ._checks import check, is_real
+from .layers import is_int
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "LeCunTanh", "Softmax",
@@ -38,6 +40,8 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        check("LeakyReLU", "negative_slope", negative_slope, is_real(negative_slope), "a number",
+              TypeError)
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
@@ -52,6 +56,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
+        check("ELU", "alpha", alpha, is_real(alpha), "a number", TypeError)
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
@@ -115,6 +120,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
+        check("Softmax", "dim", dim, dim is None or is_int(dim), "an int or None", TypeError)
         self.dim = dim
 
     def forward(self, x):
@@ -131,6 +137,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
+        check("LogSoftmax", "dim", dim, dim is None or is_int(dim), "an int or None", TypeError)
         self.dim = dim
 
     def forward(self, x):

@@ -22,7 +22,8 @@ import math
 from .. import functional as F
 from . import init
 from . import regularizers
-from .layers import empty_parameter, is_int, ntuple
+from ._checks import check, int_tuple
+from .layers import empty_parameter, is_int
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
@@ -51,11 +52,9 @@ class _ConvNd(Module):
                  bias, padding_mode, output_padding, kernel_regularizer, bias_regularizer):
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not is_int(v) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
-        if not is_int(groups) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                       ("groups", groups)):
+            check(name, arg, v, is_int(v) and v > 0, "a positive int")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
@@ -67,19 +66,20 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding must be an int, a tuple of {nd} ints, 'same' "
                                  f"or 'valid', got {padding!r}")
         else:
-            padding = ntuple(name, "padding", padding, nd)
+            padding = int_tuple(name, "padding", padding, nd, low=0)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = ntuple(name, "kernel_size", kernel_size, nd)
-        self.stride = ntuple(name, "stride", stride, nd)
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, nd)
+        self.stride = int_tuple(name, "stride", stride, nd)
         self.padding = padding
-        self.dilation = ntuple(name, "dilation", dilation, nd)
-        self.output_padding = ntuple(name, "output_padding", output_padding, nd)
+        self.dilation = int_tuple(name, "dilation", dilation, nd)
+        self.output_padding = int_tuple(name, "output_padding", output_padding, nd, low=0)
+        # PyTorch's rule (ConvTranspose's _output_padding): each entry < stride or < dilation.
+        check(name, "output_padding", output_padding,
+              all(op < max(s, d) for op, s, d in
+                  zip(self.output_padding, self.stride, self.dilation)),
+              f"smaller than either stride {self.stride} or dilation {self.dilation}")
         self.groups = groups
         self.padding_mode = padding_mode
-        for arg, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
-                       ("dilation", self.dilation)):
-            if min(v) < 1:
-                raise ValueError(f"{name}: {arg} must be positive, got {v}")
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -290,16 +290,17 @@ class DeformConv2d(Module):
                  bias_regularizer=None):
         super().__init__()
         name = type(self).__name__
-        if not is_int(groups) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                       ("groups", groups)):
+            check(name, arg, v, is_int(v) and v > 0, "a positive int")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = ntuple(name, "kernel_size", kernel_size, 2)
-        self.stride = ntuple(name, "stride", stride, 2)
-        self.padding = ntuple(name, "padding", padding, 2)
-        self.dilation = ntuple(name, "dilation", dilation, 2)
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, 2)
+        self.stride = int_tuple(name, "stride", stride, 2)
+        self.padding = int_tuple(name, "padding", padding, 2, low=0)
+        self.dilation = int_tuple(name, "dilation", dilation, 2)
         self.groups = groups
         self.weight = empty_parameter(out_channels, in_channels // groups, *self.kernel_size)
         self.register_parameter("bias", empty_parameter(out_channels) if bias else None)

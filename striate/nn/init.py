@@ -71,15 +71,18 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
     tensor.data[...] = value
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0 (e.g. biases)."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1 (e.g. a batch norm's weight)."""
     return constant_(tensor, 1.0)
 
 

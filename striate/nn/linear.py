@@ -12,6 +12,7 @@ import numpy as np
 from .. import functional as F
 from ..backend import get_generator
 from . import regularizers
+from ._checks import check
 from .conv import Conv2d, reset_fan_in_uniform
 from .layers import empty_parameter, is_int
 from .module import Module
@@ -66,6 +67,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        for arg, v in (("start_dim", start_dim), ("end_dim", end_dim)):
+            check("Flatten", arg, v, is_int(v), "an int", TypeError)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):

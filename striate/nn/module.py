@@ -258,6 +258,14 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
+def _check_child(container: Module, key, module) -> None:
+    """A container's children must be Modules (or None, a placeholder), as torch's add_module
+    requires: a TypeError naming the container and the entry otherwise."""
+    from ._checks import check  # not at the top: _checks imports layers, which imports this module
+    check(type(container).__name__, f"module {key!r}", module,
+          module is None or isinstance(module, Module), "a Module", TypeError)
+
+
 class Sequential(Module):
     """Modules applied in order; children are named ``0``, ``1``, ... (or by an OrderedDict)."""
 
@@ -265,9 +273,11 @@ class Sequential(Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for k, m in modules[0].items():
+                _check_child(self, k, m)
                 self.add_module(k, m)
         else:
             for i, m in enumerate(modules):
+                _check_child(self, i, m)
                 self.add_module(str(i), m)
 
     def __getitem__(self, i):
@@ -283,6 +293,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
+        _check_child(self, len(self), module)
         self.add_module(str(len(self)), module)
         return self
 
@@ -301,6 +312,7 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, module: Module) -> ModuleList:
+        _check_child(self, len(self._modules), module)
         self.add_module(str(len(self._modules)), module)
         return self
 
@@ -325,12 +337,14 @@ class ModuleDict(Module):
     def __init__(self, modules=None):
         super().__init__()
         for k, m in (modules or {}).items():
+            _check_child(self, k, m)
             self.add_module(k, m)
 
     def __getitem__(self, key):
         return self._modules[key]
 
     def __setitem__(self, key, module):
+        _check_child(self, key, module)
         self.add_module(key, module)
 
     def __contains__(self, key):

@@ -23,6 +23,7 @@ from .. import functional as F
 from ..autograd import Tensor
 from ..backend import get_default_dtype
 from . import init
+from ._checks import check, is_real
 from .layers import empty_parameter, is_int
 from .module import Module
 
@@ -43,6 +44,8 @@ class _BatchNorm(Module):
                                      or not 0 <= momentum <= 1):
             raise ValueError(f"{name}: momentum must be a number in [0, 1] or None (cumulative "
                              f"average), got {momentum!r}")
+        check(name, "eps", eps, is_real(eps), "a positive number", TypeError)
+        check(name, "eps", eps, eps > 0, "a positive number")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:

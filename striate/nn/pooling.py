@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 
 from .. import functional as F
 from . import init
-from .layers import empty_parameter, is_int, ntuple
+from ._checks import check, int_tuple, is_real
+from .layers import empty_parameter, is_int
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
@@ -21,15 +23,45 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "Avg
            "GlobalMaxPool2d", "Subsampling2d"]
 
 
+def _check_windows(layer: str, nd: int, kernel_size, stride=None, padding=0, dilation=1) -> None:
+    """Check a pooling layer's window arguments as its functional op will (ints or tuples of
+    ``nd`` ints or of one; stride None or empty for kernel_size; padding at most kernel_size // 2,
+    PyTorch's rule), raising now, with the layer's name, rather than at the first forward."""
+    kernel = int_tuple(layer, "kernel_size", kernel_size, nd, one=True)
+    if stride is not None and not (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        int_tuple(layer, "stride", stride, nd, one=True)
+    pad = int_tuple(layer, "padding", padding, nd, low=0, one=True)
+    int_tuple(layer, "dilation", dilation, nd, one=True)
+    check(layer, "padding", padding, all(p <= k // 2 for p, k in zip(pad, kernel)),
+          f"at most half the kernel size (kernel_size // 2) for kernel_size={kernel_size!r}")
+
+
+def _check_output_size(layer: str, nd: int, output_size) -> None:
+    """An adaptive pool's output_size: an int, or ``nd`` entries each an int or None (keep that
+    input size), as the functional op takes it; the ints positive."""
+    if is_int(output_size) or output_size is None:
+        entries = (output_size,)
+    else:
+        entries = output_size
+        check(layer, "output_size", output_size,
+              isinstance(entries, (tuple, list)) and len(entries) == nd
+              and all(e is None or is_int(e) for e in entries),
+              f"an int or a tuple of {nd} ints (or None)", TypeError)
+    check(layer, "output_size", output_size, all(e is None or e >= 1 for e in entries),
+          "positive (None keeps that input size)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Max and average pooling
 # ---------------------------------------------------------------------------------------------
 class _MaxPoolNd(Module):
     _fn = None
+    _nd = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__()
+        _check_windows(type(self).__name__, self._nd, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
@@ -47,6 +79,7 @@ class _MaxPoolNd(Module):
 class MaxPool1d(_MaxPoolNd):
     """1D max pooling over (N, C, L), as ``torch.nn.MaxPool1d``; see :class:`MaxPool2d`."""
 
+    _nd = 1
     _fn = staticmethod(F.max_pool1d)
 
 
@@ -72,6 +105,7 @@ class MaxPool2d(_MaxPoolNd):
 class MaxPool3d(_MaxPoolNd):
     """3D max pooling over (N, C, D, H, W), as ``torch.nn.MaxPool3d``."""
 
+    _nd = 3
     _fn = staticmethod(F.max_pool3d)
 
 
@@ -82,10 +116,11 @@ class AvgPool1d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
         super().__init__()
-        self.kernel_size = ntuple("AvgPool1d", "kernel_size", kernel_size, 1)
-        self.stride = ntuple("AvgPool1d", "stride", stride if stride is not None
-                             else kernel_size, 1)
-        self.padding = ntuple("AvgPool1d", "padding", padding, 1)
+        name = "AvgPool1d"
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, 1)
+        self.stride = int_tuple(name, "stride", stride if stride is not None else kernel_size, 1)
+        self.padding = int_tuple(name, "padding", padding, 1, low=0)
+        _check_windows(name, 1, kernel_size, stride, padding)
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x):
@@ -98,10 +133,15 @@ class AvgPool1d(Module):
 
 class _AvgPoolNd(Module):
     _fn = None
+    _nd = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__()
+        name = type(self).__name__
+        _check_windows(name, self._nd, kernel_size, stride, padding)
+        check(name, "divisor_override", divisor_override, divisor_override is None
+              or (is_int(divisor_override) and divisor_override != 0), "a non-zero int or None")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -131,6 +171,7 @@ class AvgPool2d(_AvgPoolNd):
 class AvgPool3d(_AvgPoolNd):
     """3D average pooling over (N, C, D, H, W), as ``torch.nn.AvgPool3d``."""
 
+    _nd = 3
     _fn = staticmethod(F.avg_pool3d)
 
 
@@ -139,9 +180,11 @@ class AvgPool3d(_AvgPoolNd):
 # ---------------------------------------------------------------------------------------------
 class _AdaptiveAvgPoolNd(Module):
     _fn = None
+    _nd = 2
 
     def __init__(self, output_size):
         super().__init__()
+        _check_output_size(type(self).__name__, self._nd, output_size)
         self.output_size = output_size
 
     def forward(self, x):
@@ -154,6 +197,7 @@ class _AdaptiveAvgPoolNd(Module):
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Average over bins of (N, C, L) to (N, C, output_size), as ``torch.nn.AdaptiveAvgPool1d``."""
 
+    _nd = 1
     _fn = staticmethod(F.adaptive_avg_pool1d)
 
 
@@ -168,14 +212,17 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Adaptive average pooling of (N, C, D, H, W), as ``torch.nn.AdaptiveAvgPool3d``."""
 
+    _nd = 3
     _fn = staticmethod(F.adaptive_avg_pool3d)
 
 
 class _AdaptiveMaxPoolNd(Module):
     _fn = None
+    _nd = 2
 
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
+        _check_output_size(type(self).__name__, self._nd, output_size)
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, x):
@@ -188,6 +235,7 @@ class _AdaptiveMaxPoolNd(Module):
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Maximum over bins of (N, C, L), as ``torch.nn.AdaptiveMaxPool1d``."""
 
+    _nd = 1
     _fn = staticmethod(F.adaptive_max_pool1d)
 
 
@@ -200,6 +248,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Adaptive max pooling of (N, C, D, H, W), as ``torch.nn.AdaptiveMaxPool3d``."""
 
+    _nd = 3
     _fn = staticmethod(F.adaptive_max_pool3d)
 
 
@@ -248,7 +297,13 @@ class SpatialPyramidPool2d(Module):
         super().__init__()
         if mode not in ("max", "avg"):
             raise ValueError(f"SpatialPyramidPool2d: mode must be 'max' or 'avg', got {mode!r}")
-        self.levels, self.mode = tuple(levels), mode
+        name, expected = "SpatialPyramidPool2d", "a non-empty sequence of positive ints"
+        grids = tuple(levels) if isinstance(levels, Iterable) and not isinstance(levels, str) \
+            else None
+        check(name, "levels", levels, grids is not None, expected, TypeError)
+        check(name, "levels", levels, len(grids) > 0 and all(is_int(n) and n > 0 for n in grids),
+              expected)
+        self.levels, self.mode = grids, mode
 
     def forward(self, x):
         return F.spatial_pyramid_pool2d(x, self.levels, self.mode)
@@ -262,9 +317,16 @@ class SpatialPyramidPool2d(Module):
 # ---------------------------------------------------------------------------------------------
 class _LPPoolNd(Module):
     _fn = None
+    _nd = 2
 
     def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
         super().__init__()
+        name = type(self).__name__
+        # The functional op's rule: any non-zero p (p >= 1 is a norm; +-inf is max/min of |x|).
+        check(name, "norm_type", norm_type, is_real(norm_type), "a number", TypeError)
+        check(name, "norm_type", norm_type, norm_type != 0 and norm_type == norm_type,
+              "a non-zero number (usually p >= 1, or inf)")
+        _check_windows(name, self._nd, kernel_size, stride)
         self.norm_type, self.kernel_size = norm_type, kernel_size
         self.stride, self.ceil_mode = stride, ceil_mode
 
@@ -279,6 +341,7 @@ class _LPPoolNd(Module):
 class LPPool1d(_LPPoolNd):
     """Power-average pooling over (N, C, L), as ``torch.nn.LPPool1d``; see :class:`LPPool2d`."""
 
+    _nd = 1
     _fn = staticmethod(F.lp_pool1d)
 
 
@@ -292,6 +355,7 @@ class LPPool2d(_LPPoolNd):
 class LPPool3d(_LPPoolNd):
     """Power-average pooling over (N, C, D, H, W), as ``torch.nn.LPPool3d``."""
 
+    _nd = 3
     _fn = staticmethod(F.lp_pool3d)
 
 
@@ -317,9 +381,9 @@ class FractionalMaxPool2d(Module):
         if (output_size is None) == (output_ratio is None):
             raise ValueError(f"{name}: give exactly one of output_size and output_ratio, "
                              f"got output_size={output_size!r}, output_ratio={output_ratio!r}")
-        self.kernel_size = ntuple(name, "kernel_size", kernel_size, 2)
-        self.output_size = None if output_size is None else ntuple(name, "output_size",
-                                                                  output_size, 2)
+        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, 2)
+        self.output_size = None if output_size is None else int_tuple(name, "output_size",
+                                                                     output_size, 2)
         self.output_ratio = None
         if output_ratio is not None:
             if isinstance(output_ratio, numbers.Real):
@@ -350,6 +414,7 @@ class StochasticPool2d(Module):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
+        _check_windows("StochasticPool2d", 2, kernel_size, stride)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
 
@@ -383,9 +448,9 @@ class Subsampling2d(Module):
         if not is_int(channels) or channels <= 0:
             raise ValueError(f"Subsampling2d: channels must be a positive int, got {channels!r}")
         self.channels = channels
-        self.kernel_size = ntuple("Subsampling2d", "kernel_size", kernel_size, 2)
-        self.stride = self.kernel_size if stride is None else ntuple("Subsampling2d", "stride",
-                                                                     stride, 2)
+        self.kernel_size = int_tuple("Subsampling2d", "kernel_size", kernel_size, 2)
+        self.stride = self.kernel_size if stride is None else int_tuple("Subsampling2d", "stride",
+                                                                        stride, 2)
         self.weight = empty_parameter(channels)
         self.register_parameter("bias", empty_parameter(channels) if bias else None)
         self.reset_parameters()
