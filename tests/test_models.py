@@ -15,6 +15,9 @@ from striate import models, optim
 tnn = torch.nn
 
 ALL = models.list_models()
+# the deep CIFAR ResNets share resnet20's code; the per-model checks run on the shallow ones
+DEEP = {f"{kind}{depth}" for kind in ("resnet", "plain") for depth in (32, 44, 56, 110, 1202)}
+SHALLOW = [name for name in ALL if name not in DEEP]
 
 
 def _input(n=2, c=1, size=(28, 28), seed=0):
@@ -41,7 +44,7 @@ def test_create_passes_arguments_and_rejects_unknown_names():
 
 
 # ---- every model -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", SHALLOW)
 @pytest.mark.parametrize("num_classes, in_channels", [(10, 1), (3, 3)])
 def test_output_shape(name, num_classes, in_channels):
     model = models.create(name, num_classes=num_classes, in_channels=in_channels)
@@ -53,7 +56,7 @@ def test_output_shape(name, num_classes, in_channels):
         assert model(striate.tensor(_input(1, in_channels, size))).shape == (1, num_classes)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", SHALLOW)
 def test_gradient_reaches_the_input_and_every_parameter(name):
     striate.manual_seed(0)
     model = models.create(name)
@@ -68,7 +71,7 @@ def test_gradient_reaches_the_input_and_every_parameter(name):
         assert np.abs(p.grad.data).sum() > 0, pname
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", SHALLOW)
 def test_memorises_a_tiny_batch(name):
     """16 random images with random labels: a working model and backward drive the loss to ~0."""
     striate.manual_seed(0)
@@ -166,3 +169,81 @@ def test_same_logits_as_the_torch_twin(name, twin):
     with torch.no_grad():
         theirs = reference(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+# ---- CIFAR ResNets ---------------------------------------------------------------------------
+@pytest.mark.parametrize("depth, published", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85),
+                                              (110, 1.7), (1202, 19.4)])
+def test_cifar_resnet_parameter_counts_are_the_papers(depth, published):
+    """He et al. 2016, Table 6 (3-channel CIFAR-10 input); the plain twin has the same count."""
+    count = models.create(f"resnet{depth}", in_channels=3).num_parameters()
+    assert round(count / 1e6, 2 if published < 1 else 1) == published
+    if depth != 1202:
+        assert models.create(f"plain{depth}", in_channels=3).num_parameters() == count
+
+
+def test_cifar_resnet_depth_counts_the_weighted_layers():
+    model = models.create("resnet32")
+    convs = [m for m in model.modules() if isinstance(m, striate.nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, striate.nn.Linear)]
+    assert len(convs) + len(linears) == 32  # no 1x1 projections: option (A) shortcuts
+    with pytest.raises(ValueError, match="CifarResNet: blocks must be a positive int"):
+        models.CifarResNet(0)
+
+
+class TorchCifarResNet20(tnn.Module):
+    """ResNet-20 with zero-padding (option A) shortcuts, or without shortcuts (plain-20)."""
+
+    def __init__(self, shortcuts=True):
+        super().__init__()
+        self.shortcuts = shortcuts
+        self.conv1 = tnn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn1 = tnn.BatchNorm2d(16)
+        self.blocks = tnn.ModuleList()
+        cin = 16
+        for i, width in enumerate((16, 32, 64)):
+            for j in range(3):
+                stride = 2 if i and not j else 1
+                self.blocks.append(tnn.ModuleDict(dict(
+                    conv1=tnn.Conv2d(cin, width, 3, stride, 1, bias=False),
+                    bn1=tnn.BatchNorm2d(width),
+                    conv2=tnn.Conv2d(width, width, 3, 1, 1, bias=False),
+                    bn2=tnn.BatchNorm2d(width))))
+                cin = width
+        self.fc = tnn.Linear(64, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        for b in self.blocks:
+            out = b["bn2"](b["conv2"](torch.relu(b["bn1"](b["conv1"](x)))))
+            if self.shortcuts:
+                stride, extra = b["conv1"].stride[0], out.shape[1] - x.shape[1]
+                out = out + torch.nn.functional.pad(x[:, :, ::stride, ::stride],
+                                                    (0, 0, 0, 0, 0, extra))
+            x = torch.relu(out)
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("name", ["resnet20", "plain20"])
+def test_cifar_resnet_same_logits_and_input_gradient_as_torch(name):
+    """float64: a whole deep net's float32 input gradient is too ill-conditioned to compare."""
+    striate.manual_seed(0)
+    striate.set_default_dtype(np.float64)
+    try:
+        model = models.create(name)
+    finally:
+        striate.set_default_dtype(np.float32)
+    reference = TorchCifarResNet20(shortcuts=name == "resnet20").double()
+    ours_state, theirs_state = model.state_dict(), reference.state_dict()
+    assert [v.shape for v in ours_state.values()] == [tuple(v.shape) for v in
+                                                      theirs_state.values()]
+    reference.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in
+                               zip(theirs_state, ours_state.values())})
+    x = _input(4, seed=7).astype(np.float64)
+    xs, xt = striate.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = model(xs), reference(xt)  # training mode: batch statistics
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-9, atol=1e-10)
+    g = np.random.default_rng(8).standard_normal(ours.shape)
+    ours.backward(g)
+    theirs.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-7, atol=1e-9)

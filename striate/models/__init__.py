@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .lenet import LeNet5, lenet5
+from . import resnet as _resnet
+from .resnet import CifarResNet
 from .simple import FashionCNN, fmnist_cnn
 
 __all__ = ["ModelEntry", "MODELS", "create", "list_models", "get_entry", "LeNet5", "lenet5",
-           "FashionCNN", "fmnist_cnn"]
+           "FashionCNN", "fmnist_cnn", "CifarResNet"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,15 @@ MODELS: dict[str, ModelEntry] = {
                              "two conv stages with batch norm, max pooling and dropout "
                              "(Fashion-MNIST benchmark family)"),
 }
+for _depth, _n in ((20, 3), (32, 5), (44, 7), (56, 9), (110, 18), (1202, 200)):
+    MODELS[f"resnet{_depth}"] = ModelEntry(
+        getattr(_resnet, f"resnet{_depth}"), (28, 28),
+        f"CIFAR-style ResNet-{_depth} (He et al. 2016), 3 stages of {_n} basic blocks, "
+        "zero-padding shortcuts")
+    if _depth != 1202:
+        MODELS[f"plain{_depth}"] = ModelEntry(
+            getattr(_resnet, f"plain{_depth}"), (28, 28),
+            f"ResNet-{_depth} without its shortcuts (the paper's plain network)")
 
 
 def list_models() -> list[str]:
