@@ -149,23 +149,28 @@ def _torch_twin(x, offset, weight, bias, mask, stride, padding, dilation):
     return y if bias is None else y + bias[:, None, None]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("with_mask", [False, True])
 @pytest.mark.parametrize("name", CONFIGS)
-def test_backward_matches_torch_grid_sample_twin(name, with_mask):
+def test_backward_matches_torch_grid_sample_twin(name, with_mask, dtype):
     # DCNv2 with a bias, DCNv1 without one
     arrays, kwargs = _make(name, np.random.default_rng(3), with_mask=with_mask,
                            with_bias=with_mask)
-    tensors = _striate(arrays, requires_grad=True)
+    arrays = [None if a is None else a.astype(dtype) for a in arrays]
+    tensors = _striate(arrays, dtype, requires_grad=True)
     refs = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
     y = _call(tensors, kwargs)
     y_ref = _torch_twin(*refs, **kwargs)
-    np.testing.assert_allclose(y.numpy(), y_ref.detach().numpy(), atol=1e-12, rtol=1e-10)
-    gy = np.random.default_rng(4).standard_normal(y.shape)
+    tol = (dict(atol=1e-12, rtol=1e-10) if dtype == np.float64 else dict(atol=1e-4, rtol=1e-4))
+    np.testing.assert_allclose(y.numpy(), y_ref.detach().numpy(), **tol)
+    gy = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
     y.backward(gy)
     y_ref.backward(torch.tensor(gy))
+    tol = (dict(atol=1e-10, rtol=1e-8) if dtype == np.float64 else dict(atol=2e-4, rtol=1e-3))
     for arg, t, r in zip(("input", "offset", "weight", "bias", "mask"), tensors, refs):
         if t is not None:
-            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), atol=1e-10, rtol=1e-8,
+            assert t.grad.dtype == dtype
+            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol,
                                        err_msg=f"{name}: gradient of {arg}")
 
 
