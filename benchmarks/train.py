@@ -126,7 +126,7 @@ def worker(lib: str, name: str, mode: str, threads: int, seconds: float) -> dict
         import striate
         import striate.functional as F
         from striate import models, optim
-        striate.set_num_threads(threads) if hasattr(striate, "set_num_threads") else None
+        striate.set_num_threads(threads)
         striate.manual_seed(0)
         model = models.create(name)
         params = sum(p.data.size for p in model.parameters())

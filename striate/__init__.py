@@ -31,6 +31,7 @@ from . import functional
 from .functional import cat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .kernels import use_kernels
+from .kernels.threads import get_num_threads, set_num_threads
 from . import data, nn, optim, train  # noqa: E402
 
 __version__ = "0.1.0"
@@ -44,8 +45,8 @@ __all__ = [
     "set_grad_enabled", "manual_seed", "get_rng_state", "set_rng_state", "get_default_dtype",
     "set_default_dtype", "get_array_module", "gradcheck", "GradcheckError", "functional",
     "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "cat", "stack",
-    "where", "float32", "float64", "int64", "backend", "use_kernels", "nn", "optim", "data",
-    "train",
+    "where", "float32", "float64", "int64", "backend", "use_kernels", "set_num_threads",
+    "get_num_threads", "nn", "optim", "data", "train",
 ]
 
 
