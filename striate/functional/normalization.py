@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 
@@ -26,6 +27,31 @@ def _per_channel(a, ndim: int):
 def _stat_axes(ndim: int) -> tuple:
     """Every axis but the channel axis 1: (0, 2, 3, ...)."""
     return (0,) + tuple(range(2, ndim))
+
+
+def _fast_kernels(x, *arrays):
+    """oneDNN's batch-normalisation kernels when selected and able to run this case, else None.
+
+    They compute the reference formulas of :class:`BatchNorm` and :class:`BatchNormInference` on
+    float32 NumPy data with 1 to 3 spatial axes stored channels-last, as the convolutions leave it
+    (``moveaxis(x, 1, -1)`` C-contiguous), with float32 parameters and statistics.
+    """
+    fast = kernels.norm_kernels(x)
+    if fast is None or x.size == 0 or not np.moveaxis(x, 1, -1).flags.c_contiguous:
+        return None
+    if any(a is not None and a.dtype != x.dtype for a in arrays):
+        return None
+    return fast
+
+
+def _channels_last(a):
+    """(N, C, *S) -> its (N, *S, C) view, made C-contiguous (a copy unless stored so)."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1), dtype=np.float32)
+
+
+def _contiguous(a):
+    """A (C,) parameter as the contiguous array the fast kernels read (None stays None)."""
+    return None if a is None else np.ascontiguousarray(a)
 
 
 class BatchNorm(Function):
@@ -47,6 +73,9 @@ class BatchNorm(Function):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
+        self.fast = _fast_kernels(x, gamma, beta)
+        if self.fast is not None:
+            return self._fast_forward(x, gamma, beta)
         axes = _stat_axes(x.ndim)
         self.count = x.size // x.shape[1]
         mean = x.mean(axis=axes, keepdims=True)
@@ -59,7 +88,18 @@ class BatchNorm(Function):
         y = self.x_hat if gamma is None else self.x_hat * _per_channel(gamma, x.ndim)
         return y if beta is None else y + _per_channel(beta, x.ndim)
 
+    def _fast_forward(self, x, gamma, beta):
+        """The same y and statistics from oneDNN on the channels-last data; backward then
+        recomputes x_hat from x and the statistics instead of keeping it."""
+        self.x = np.moveaxis(x, 1, -1)
+        self.gamma, self.beta = _contiguous(gamma), _contiguous(beta)
+        y, self.batch_mean, self.batch_var = self.fast.batch_norm_forward(
+            self.x, self.gamma, self.beta, self.eps)
+        return np.moveaxis(y, -1, 1)  # (N, C, *S), stored channels last
+
     def backward(self, gy):
+        if self.fast is not None:
+            return self._fast_backward(gy, global_stats=False)
         axes = _stat_axes(gy.ndim)
         sum_gy = gy.sum(axis=axes, keepdims=True)                        # (1, C, 1, ...)
         sum_gy_xhat = (gy * self.x_hat).sum(axis=axes, keepdims=True)    # (1, C, 1, ...)
@@ -75,6 +115,18 @@ class BatchNorm(Function):
             g_beta = sum_gy.reshape(-1)
         return gx, g_gamma, g_beta
 
+    def _fast_backward(self, gy, global_stats: bool):
+        """gx, g_gamma, g_beta from oneDNN (g_beta only when asked: it costs a pass)."""
+        mean, var = ((self.mean32, self.var32) if global_stats
+                     else (self.batch_mean, self.batch_var))
+        beta = self.beta if self.needs_input_grad[2] else None  # given, g_beta is computed
+        gx, g_gamma, g_beta = self.fast.batch_norm_backward(
+            self.x, _channels_last(gy), mean, var, self.gamma, beta, self.eps,
+            global_stats=global_stats)
+        return (np.moveaxis(gx, -1, 1) if self.needs_input_grad[0] else None,
+                g_gamma if self.needs_input_grad[1] else None,
+                g_beta if self.needs_input_grad[2] else None)
+
 
 class BatchNormInference(Function):
     """Batch normalisation with fixed statistics (evaluation mode): an affine map per channel.
@@ -88,6 +140,9 @@ class BatchNormInference(Function):
         self.mean, self.var, self.eps = mean, var, eps
 
     def forward(self, x, gamma, beta):
+        self.fast = _fast_kernels(x, gamma, beta)
+        if self.fast is not None:
+            return self._fast_forward(x, gamma, beta)
         xp = get_array_module(x)
         self.x, self.gamma = x, gamma
         self.inv_std = _per_channel(1 / xp.sqrt(self.var.astype(x.dtype) + self.eps), x.ndim)
@@ -96,7 +151,21 @@ class BatchNormInference(Function):
             y = y * _per_channel(gamma, x.ndim)
         return y if beta is None else y + _per_channel(beta, x.ndim)
 
+    def _fast_forward(self, x, gamma, beta):
+        """The same y from oneDNN on the channels-last data (statistics cast to float32)."""
+        self.x = np.moveaxis(x, 1, -1)
+        self.gamma, self.beta = _contiguous(gamma), _contiguous(beta)
+        self.mean32 = np.ascontiguousarray(self.mean, dtype=np.float32)
+        self.var32 = np.ascontiguousarray(self.var, dtype=np.float32)
+        y, _, _ = self.fast.batch_norm_forward(self.x, self.gamma, self.beta, self.eps,
+                                               mean=self.mean32, var=self.var32)
+        return np.moveaxis(y, -1, 1)
+
+    _fast_backward = BatchNorm._fast_backward
+
     def backward(self, gy):
+        if self.fast is not None:
+            return self._fast_backward(gy, global_stats=True)
         axes = _stat_axes(gy.ndim)
         gx = g_gamma = g_beta = None
         if self.needs_input_grad[0]:

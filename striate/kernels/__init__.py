@@ -4,8 +4,8 @@ Every op's math lives once, readable, in ``striate.functional`` (the *reference*
 measurement showed the reference cannot keep up, an op hands the same computation to a fast kernel
 from this package when one is selected and can run it:
 
-- ``onednn``: oneDNN's convolution on channels-last float32 arrays (CPU; needs Debian's
-  ``libdnnl-dev`` at install time);
+- ``onednn``: oneDNN's convolution, batch normalisation and pooling on channels-last float32 arrays
+  (CPU; needs Debian's ``libdnnl-dev`` at install time);
 - ``reference``: NumPy/CuPy only.
 
 The selection starts from the environment variable ``STRIATE_KERNELS`` (``onednn`` when unset) and
@@ -23,7 +23,8 @@ import warnings
 
 from . import onednn
 
-__all__ = ["KERNELS", "use_kernels", "current", "conv_kernels", "KernelWarning"]
+__all__ = ["KERNELS", "use_kernels", "current", "conv_kernels", "norm_kernels", "pool_kernels",
+           "KernelWarning"]
 
 KERNELS = ("onednn", "reference")
 _DEFAULT = "onednn"
@@ -79,3 +80,31 @@ def conv_kernels(x, spatial_dims: int | None = None):
         return None
     return onednn if onednn.supports(x.dtype, x.ndim - 2 if spatial_dims is None
                                      else spatial_dims) else None
+
+
+def _onednn_float32(x) -> bool:
+    """oneDNN is selected and available, and ``x`` is a NumPy float32 array."""
+    return (current() == "onednn" and type(x).__module__.split(".")[0] == "numpy"
+            and x.dtype == "float32")
+
+
+def norm_kernels(x):
+    """The fast batch-normalisation module for input array ``x`` (N, C, *S), or None.
+
+    Returns :mod:`striate.kernels.onednn` when it is selected and available and ``x`` is a NumPy
+    float32 array with 1 to 3 spatial axes, else None (the op still checks the storage order).
+    (N, C) inputs stay on the reference: on (128, 120) and (128, 1024) it measured 3-8x faster
+    than oneDNN's call.
+    """
+    return onednn if _onednn_float32(x) and 3 <= x.ndim <= 5 else None
+
+
+def pool_kernels(x, spatial_dims: int):
+    """The fast pooling module for input array ``x`` (N, C, *S) pooled over its last
+    ``spatial_dims`` axes, or None.
+
+    Returns :mod:`striate.kernels.onednn` when it is selected and available and ``x`` is a batched
+    NumPy float32 array (``x.ndim == spatial_dims + 2``) with 1 to 3 spatial axes, else None.
+    """
+    return (onednn if _onednn_float32(x) and spatial_dims in (1, 2, 3)
+            and x.ndim == spatial_dims + 2 else None)

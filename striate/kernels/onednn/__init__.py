@@ -1,10 +1,13 @@
-"""oneDNN kernels for the CPU: convolution forward, backward-data and backward-weights.
+"""oneDNN kernels for the CPU: convolution forward, backward-data and backward-weights; batch
+normalisation and max / average pooling forward and backward.
 
 Measured on this project's machine (``docs/PERFORMANCE.md``), oneDNN's convolution on
 channels-last float32 arrays beats im2col + BLAS and PyTorch's own layouts, so the convolution ops
 hand their passes to it when it is installed (Debian: ``libdnnl-dev``, oneDNN 2.x) and the
 selected kernels are ``"onednn"`` (see :mod:`striate.kernels`). float64 has no oneDNN 2.x data
-type and stays on the reference kernels.
+type and stays on the reference kernels. Batch normalisation and pooling (``norm.py``,
+``pool.py``) were kept where they measured faster than the NumPy reference on the same
+channels-last arrays (see :mod:`striate.functional.normalization` and ``pooling``).
 
     from striate.kernels import onednn
     if onednn.available():
@@ -19,12 +22,16 @@ import numpy as np
 from ._library import available, load, unavailable_reason
 from .conv import (conv_backward_data, conv_backward_weights, conv_forward, conv_output_shape,
                    implementation_name)
-from . import conv as _conv
+from .norm import batch_norm_backward, batch_norm_forward, batch_norm_implementation_name
+from .pool import pool_backward, pool_forward, pool_implementation_name, pool_output_shape
+from . import conv as _conv, norm as _norm, pool as _pool
 
 __all__ = [
     "available", "unavailable_reason", "supports", "version", "conv_forward",
     "conv_backward_data", "conv_backward_weights", "conv_output_shape", "implementation_name",
-    "cache_info", "clear_cache", "set_num_threads", "get_num_threads",
+    "batch_norm_forward", "batch_norm_backward", "batch_norm_implementation_name",
+    "pool_forward", "pool_backward", "pool_output_shape", "pool_implementation_name",
+    "cache_info", "ops_cache_info", "clear_cache", "set_num_threads", "get_num_threads",
 ]
 
 
@@ -41,16 +48,27 @@ def version() -> tuple:
 
 
 def cache_info() -> dict:
-    """The primitive cache: ``entries`` (one per pass and configuration), ``hits``, ``misses``."""
+    """The convolution primitive cache: ``entries`` (one per pass and configuration), ``hits``,
+    ``misses`` (batch norm and pooling: :func:`ops_cache_info`)."""
     values = [ctypes.c_long() for _ in range(3)]
     load().sconv_cache_info(*(ctypes.byref(v) for v in values))
     return dict(zip(("entries", "hits", "misses"), (v.value for v in values)))
 
 
+def ops_cache_info() -> dict:
+    """The batch-norm and pooling primitive cache: ``entries``, ``hits``, ``misses``."""
+    values = [ctypes.c_long() for _ in range(3)]
+    load().sops_cache_info(*(ctypes.byref(v) for v in values))
+    return dict(zip(("entries", "hits", "misses"), (v.value for v in values)))
+
+
 def clear_cache() -> None:
-    """Destroy every cached primitive and the shared scratchpad; reset the counters."""
+    """Destroy every cached primitive (convolution, batch norm, pooling) and the shared
+    scratchpad; reset the counters."""
     load().sconv_cache_clear()
-    _conv._plans.clear()
+    load().sops_cache_clear()
+    for module in (_conv, _norm, _pool):
+        module._plans.clear()
 
 
 def set_num_threads(n: int) -> None:

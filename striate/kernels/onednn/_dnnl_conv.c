@@ -13,7 +13,8 @@
  * make_weights_reorder); gb is summed apart (see bias_gradient).
  *
  * A primitive is created once per configuration and thread count and kept in a small cache; one
- * engine, one stream and one scratchpad serve them all. A mutex serialises the calls (oneDNN
+ * engine, one stream and one scratchpad serve them all, and the batch normalisation and pooling
+ * primitives of _dnnl_ops.c too (_dnnl_common.h). A mutex serialises the calls (oneDNN
  * already spreads each one over all its OpenMP threads), and Python's ctypes releases the GIL
  * around each call. No Python header is needed: this is a plain shared library.
  *
@@ -21,29 +22,15 @@
  * Only oneDNN 2.x is supported: its op-descriptor API (dnnl_*_desc_init + primitive_desc_create)
  * was replaced in 3.0 by dnnl_convolution_forward_primitive_desc_create & co.
  */
-#include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl_debug.h>
+#include "_dnnl_common.h"
 
-#if DNNL_VERSION_MAJOR != 2
-/* The 3.x port replaces make_primitive_desc() below: the *_desc_init calls and the hint
- * primitive descriptor become arguments of dnnl_convolution_{forward,backward_data,
- * backward_weights}_primitive_desc_create; memory descriptors become handles (create/destroy).
- * Without this file Striate still installs and runs on its reference kernels. */
-#error "striate: the oneDNN kernels are written for oneDNN 2.x (op-descriptor API)"
-#endif
-
-#include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-#include <omp.h>
-#define SCONV_HAVE_OMP 1
-#else
-#define SCONV_HAVE_OMP 0
-#endif
+/* A oneDNN 3.x port replaces make_primitive_desc() below: the *_desc_init calls and the hint
+ * primitive descriptor become arguments of dnnl_convolution_{forward,backward_data,
+ * backward_weights}_primitive_desc_create; memory descriptors become handles (create/destroy). */
 
 /* One convolution, as Python describes it (all int64 so the struct has no padding and can be
  * compared with memcmp). Dilation is PyTorch's: 1 = dense. */
@@ -77,9 +64,9 @@ typedef struct {
     const char *impl;              /* implementation name, owned by prim */
 } entry_t;
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream;
+pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+dnnl_engine_t g_engine;
+dnnl_stream_t g_stream;
 static entry_t **g_entries;
 static int g_count, g_capacity;
 static long g_hits, g_misses;
@@ -87,18 +74,9 @@ static void *g_scratch;
 static size_t g_scratch_bytes;
 static int g_nthreads;             /* 0: the OpenMP default */
 static int g_default_threads;      /* the OpenMP default, read at the first call */
-static __thread char g_err[512];
+__thread char g_err[512];
 
 const char *sconv_last_error(void) { return g_err; }
-
-#define CHECK(call)                                                                   \
-    do {                                                                              \
-        dnnl_status_t st_ = (call);                                                   \
-        if (st_ != dnnl_success) {                                                    \
-            snprintf(g_err, sizeof g_err, "%s failed: %s", #call, dnnl_status2str(st_)); \
-            return st_;                                                               \
-        }                                                                             \
-    } while (0)
 
 /* Activations (N, C, *S) stored channels-last: nwc / nhwc / ndhwc. */
 static dnnl_status_t activation_md(dnnl_memory_desc_t *md, const sconv_cfg *c, int64_t ch,
@@ -262,7 +240,7 @@ static void free_entry(entry_t *e) {
     free(e);
 }
 
-static int current_threads(void) {
+int sdnnl_threads(void) {
 #if SCONV_HAVE_OMP
     /* OpenMP keeps the thread count per calling thread: set it for whichever thread calls. */
     if (!g_default_threads) g_default_threads = omp_get_max_threads();
@@ -271,6 +249,14 @@ static int current_threads(void) {
 #else
     return 0;
 #endif
+}
+
+dnnl_status_t sdnnl_engine(void) {
+    if (!g_engine) {
+        CHECK(dnnl_engine_create(&g_engine, dnnl_cpu, 0));
+        CHECK(dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags));
+    }
+    return dnnl_success;
 }
 
 /* The cached entry for (kind, configuration, thread count), built on a miss. Lock held. */
@@ -283,11 +269,8 @@ static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
         snprintf(g_err, sizeof g_err, "expected 1 to 3 spatial axes and groups >= 1");
         return dnnl_invalid_arguments;
     }
-    if (!g_engine) {
-        CHECK(dnnl_engine_create(&g_engine, dnnl_cpu, 0));
-        CHECK(dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags));
-    }
-    int nthreads = current_threads();
+    CHECK(sdnnl_engine());
+    int nthreads = sdnnl_threads();
     for (int i = 0; i < g_count; i++) {
         entry_t *e = g_entries[i];
         if (e->kind == kind && e->nthreads == nthreads && !memcmp(&e->cfg, c, sizeof *c)) {
@@ -319,19 +302,18 @@ static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
 }
 
 /* One shared scratchpad, grown to the largest any primitive asked for. Lock held. */
-static dnnl_status_t scratchpad(entry_t *e) {
-    if (e->scratch_bytes > g_scratch_bytes) {
+dnnl_status_t sdnnl_scratchpad(dnnl_memory_t scratch_mem, size_t bytes) {
+    if (bytes > g_scratch_bytes) {
         free(g_scratch);
         g_scratch = NULL;
         g_scratch_bytes = 0;
-        if (posix_memalign(&g_scratch, 64, e->scratch_bytes) != 0) {
-            snprintf(g_err, sizeof g_err, "scratchpad of %zu bytes: out of memory",
-                     e->scratch_bytes);
+        if (posix_memalign(&g_scratch, 64, bytes) != 0) {
+            snprintf(g_err, sizeof g_err, "scratchpad of %zu bytes: out of memory", bytes);
             return dnnl_out_of_memory;
         }
-        g_scratch_bytes = e->scratch_bytes;
+        g_scratch_bytes = bytes;
     }
-    return dnnl_memory_set_data_handle(e->scratch_mem, g_scratch);
+    return dnnl_memory_set_data_handle(scratch_mem, g_scratch);
 }
 
 static dnnl_status_t execute(entry_t *e, void *const *ptrs) {
@@ -342,7 +324,7 @@ static dnnl_status_t execute(entry_t *e, void *const *ptrs) {
         args[i].arg = e->arg_ids[i];
         args[i].memory = e->mem[i];
     }
-    CHECK(scratchpad(e));
+    CHECK(sdnnl_scratchpad(e->scratch_mem, e->scratch_bytes));
     args[e->nargs].arg = DNNL_ARG_SCRATCHPAD;
     args[e->nargs].memory = e->scratch_mem;
 
@@ -446,7 +428,7 @@ int sconv_backward_weights(const sconv_cfg *c, const void *x, const void *gy, vo
     int64_t rows = c->n;
     for (int i = 0; i < c->nsp; i++) rows *= c->out[i];
     pthread_mutex_lock(&g_lock);
-    current_threads();
+    sdnnl_threads();
     st = bias_gradient(gy, gb, rows, c->k);
     pthread_mutex_unlock(&g_lock);
     return st;
@@ -494,7 +476,7 @@ int sconv_set_num_threads(int n) {
 
 int sconv_get_num_threads(void) {
     pthread_mutex_lock(&g_lock);
-    int n = current_threads();
+    int n = sdnnl_threads();
     pthread_mutex_unlock(&g_lock);
     return n;
 }

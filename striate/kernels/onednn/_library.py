@@ -1,8 +1,8 @@
-"""Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``) with ctypes.
+"""Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``, ``_dnnl_ops.c``) with ctypes.
 
-``pip install`` builds ``_dnnl_conv.c`` into a shared library next to this file when oneDNN's
-headers and library are present (see ``build.py``); it is loaded on first use. ctypes releases the
-GIL for the duration of each call.
+``pip install`` builds ``_dnnl_conv.c`` and ``_dnnl_ops.c`` into one shared library next to this
+file when oneDNN's headers and library are present (see ``build.py``); it is loaded on first use.
+ctypes releases the GIL for the duration of each call.
 
 Loading it starts oneDNN's OpenMP runtime (GNU libgomp), whose threads by default spin for a
 while after each call, waiting for the next one. Measured on the 2-core machine, batch 128:
@@ -25,7 +25,7 @@ import ctypes
 import importlib.util
 import os
 
-__all__ = ["Config", "load", "available", "unavailable_reason"]
+__all__ = ["Config", "NormConfig", "PoolConfig", "load", "available", "unavailable_reason"]
 
 _MODULE = "striate.kernels.onednn._dnnl_conv"
 
@@ -44,6 +44,30 @@ class Config(ctypes.Structure):
     ]
 
 
+class NormConfig(ctypes.Structure):
+    """One batch normalisation, laid out as ``sbnorm_cfg`` in ``_dnnl_ops.c``."""
+
+    _fields_ = [
+        ("nsp", ctypes.c_int64), ("n", ctypes.c_int64), ("c", ctypes.c_int64),
+        ("sp", ctypes.c_int64 * 3), ("channels_last", ctypes.c_int64),
+        ("flags", ctypes.c_int64), ("eps", ctypes.c_double),
+    ]
+
+
+class PoolConfig(ctypes.Structure):
+    """One pooling, laid out as ``spool_cfg`` in ``_dnnl_ops.c`` (alg 0 max, 1 average including
+    padding, 2 average excluding it; dilation 1 = dense)."""
+
+    _fields_ = [
+        ("nsp", ctypes.c_int64), ("n", ctypes.c_int64), ("c", ctypes.c_int64),
+        ("in_", ctypes.c_int64 * 3), ("out", ctypes.c_int64 * 3),
+        ("channels_last", ctypes.c_int64), ("alg", ctypes.c_int64),
+        ("ker", ctypes.c_int64 * 3), ("stride", ctypes.c_int64 * 3),
+        ("dilation", ctypes.c_int64 * 3), ("pad_l", ctypes.c_int64 * 3),
+        ("pad_r", ctypes.c_int64 * 3),
+    ]
+
+
 _SIGNATURES = {
     # name: (result type, argument types)
     "sconv_forward": (ctypes.c_int, [ctypes.c_void_p] * 5),
@@ -56,6 +80,14 @@ _SIGNATURES = {
     "sconv_set_num_threads": (ctypes.c_int, [ctypes.c_int]),
     "sconv_get_num_threads": (ctypes.c_int, []),
     "sconv_version": (None, [ctypes.POINTER(ctypes.c_int)] * 3),
+    "sbnorm_forward": (ctypes.c_int, [ctypes.c_void_p] * 7),
+    "sbnorm_backward": (ctypes.c_int, [ctypes.c_void_p] * 10),
+    "spool_forward": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * 3),
+    "spool_backward": (ctypes.c_int, [ctypes.c_void_p] * 4),
+    "spool_workspace_bytes": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)]),
+    "sops_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),
+    "sops_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
+    "sops_cache_clear": (None, []),
 }
 
 _library = None
@@ -86,7 +118,12 @@ def load() -> ctypes.CDLL:
         _reason = str(error)
         raise
     for name, (restype, argtypes) in _SIGNATURES.items():
-        function = getattr(library, name)
+        try:
+            function = getattr(library, name)
+        except AttributeError:  # a library built from older sources, without the newer kernels
+            _reason = (f"{_find()} lacks {name}: it was built from older sources; rebuild it "
+                       f"(python setup.py build_ext --inplace, or reinstall Striate)")
+            raise OSError(_reason) from None
         function.restype = restype
         function.argtypes = argtypes
     _library = library

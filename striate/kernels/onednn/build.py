@@ -1,7 +1,8 @@
 """How setup.py builds the oneDNN kernels: an optional extension, skipped without oneDNN.
 
 setup.py loads this file by path (the package itself is not importable while it is being built)
-and calls :func:`extensions`. The result is a plain shared library (no Python headers needed),
+and calls :func:`extensions`. The result (``_dnnl_conv*.so``, built from ``_dnnl_conv.c`` and
+``_dnnl_ops.c``) is a plain shared library (no Python headers needed),
 linked with ``-ldnnl``; Python loads it with ctypes. If ``dnnl.h`` is not found, or compiling or
 linking fails, Striate installs without it and runs on its reference kernels.
 
@@ -13,7 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SOURCE = "striate/kernels/onednn/_dnnl_conv.c"
+# One library, two sources sharing _dnnl_common.h: the convolutions (which also define the shared
+# engine, stream, scratchpad and lock) and the batch normalisation and pooling kernels.
+SOURCES = ["striate/kernels/onednn/_dnnl_conv.c", "striate/kernels/onednn/_dnnl_ops.c"]
+DEPENDS = ["striate/kernels/onednn/_dnnl_common.h"]
 NAME = "striate.kernels.onednn._dnnl_conv"
 
 
@@ -50,7 +54,7 @@ def extensions(setuptools) -> list:
     library_dirs = [d for d in (os.path.join(prefix, "lib"), os.path.join(prefix, "lib64"))
                     if os.path.isdir(d) and prefix not in ("/usr", "/usr/local")]
     return [setuptools.Extension(
-        NAME, sources=[SOURCE], include_dirs=[include], library_dirs=library_dirs,
+        NAME, sources=SOURCES, depends=DEPENDS, include_dirs=[include], library_dirs=library_dirs,
         runtime_library_dirs=library_dirs, libraries=["dnnl"],
         extra_compile_args=["-O2", "-fopenmp", "-std=gnu99"], extra_link_args=["-fopenmp"],
         optional=True,  # a compile or link error leaves Striate on its reference kernels
