@@ -31,8 +31,11 @@ from . import functional
 from .functional import cat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .kernels import use_kernels
+from .kernels.memory import keep_freed_memory
 from .kernels.threads import get_num_threads, set_num_threads
 from . import data, nn, optim, train  # noqa: E402
+
+keep_freed_memory()  # freed arrays are reused by the next step, not returned to the system
 
 __version__ = "0.1.0"
 

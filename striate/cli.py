@@ -31,6 +31,7 @@ from . import functional as F
 from . import models, optim, train
 from .autograd import Tensor
 from .backend import manual_seed
+from .kernels.threads import set_num_threads
 
 __all__ = ["main", "build_parser"]
 
@@ -262,7 +263,7 @@ def _schedule(name: str, opt, epochs: int, steps_per_epoch: int):
 
 def _check_train_args(args) -> None:
     for name, value, low in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
-                             ("--limit", args.limit, 1)):
+                             ("--limit", args.limit, 1), ("--threads", args.threads, 1)):
         if value is not None and value < low:
             raise CLIError(f"striate train: {name} must be at least {low}, got {value}")
     if not 0.0 <= args.validation_split < 1.0:
@@ -311,6 +312,8 @@ def _training_data(args, size, saved: dict):
 
 def cmd_train(args) -> int:
     _check_train_args(args)
+    if args.threads is not None:
+        set_num_threads(args.threads)
     try:
         entry = models.get_entry(args.model)
     except ValueError as err:
@@ -512,6 +515,9 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--limit", type=int, metavar="N",
                    help="train on the first N training images only (quick runs)")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/MODEL)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads for the kernels (oneDNN and NumPy's BLAS); default: the cores. "
+                        "Fewer than the cores helps when other programs keep some of them busy")
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in OUT/model.safetensors up to --epochs; the "
                         "result equals an uninterrupted run")

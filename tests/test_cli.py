@@ -81,10 +81,13 @@ def ankle_boot_png(tmp_path_factory):
 
 # ---- train, evaluate, predict ----------------------------------------------------------------
 @needs_fmnist
-def test_train_writes_every_file_and_prints_the_accuracy(tmp_path, capsys):
+def test_train_writes_every_file_and_prints_the_accuracy(tmp_path, capsys, monkeypatch):
+    threads = []
+    monkeypatch.setattr(cli, "set_num_threads", threads.append)  # the count stays the cores'
     status, out, err = run(capsys, "train", "lenet5", "--limit", 2000, "--epochs", 1,
-                           "--out", tmp_path / "run")
+                           "--threads", 2, "--out", tmp_path / "run")
     assert status == 0, err
+    assert threads == [2]
     run_dir = tmp_path / "run"
     for name in ("model.safetensors", "model.safetensors.json", "history.csv",
                  "learning_curves.png", "confusion_matrix.png"):
@@ -280,6 +283,7 @@ def test_unknown_model_lists_the_known_ones(capsys):
     (["train", "lenet5", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
     (["train", "lenet5", "--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["train", "lenet5", "--early-stopping", "0"], "--early-stopping must be at least 1"),
+    (["train", "lenet5", "--threads", "0"], "--threads must be at least 1"),
     (["evaluate", "ckpt.safetensors", "--batch-size", "0"], "--batch-size must be at least 1"),
     (["predict", "ckpt.safetensors"], "the following arguments are required: IMAGE"),
     (["predict", "ckpt.safetensors", "a.png", "--top-k", "0"], "--top-k must be at least 1"),
