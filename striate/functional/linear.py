@@ -12,6 +12,9 @@ the closer the input to that class; the paper's loss pushes the right unit's out
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 
@@ -30,9 +33,16 @@ class Linear(Function):
         gx = gy W              (M, out) @ (out, in)  -> (M, in), back to (*, in)
         gW = gy^T x            (out, M) @ (M, in)    -> (out, in): summed over every leading axis
         gb = sum_M gy          (out,)
+
+    On float32 NumPy arrays with the oneDNN kernels selected, the three products run on oneDNN
+    (:func:`striate.kernels.onednn.matmul`) instead of NumPy's BLAS: OpenBLAS's threads spin after
+    each product and fight oneDNN's OpenMP threads (those of the convolutions) for the cores.
     """
 
     def forward(self, x, w, b=None):
+        self.fast = kernels.matmul_kernels(x, w, b)
+        if self.fast is not None:
+            return self._fast_forward(x, w, b)
         self.x, self.w = x, w
         y = x @ w.T                                     # (*, out)
         if b is not None:
@@ -40,6 +50,8 @@ class Linear(Function):
         return y
 
     def backward(self, gy):
+        if self.fast is not None:
+            return self._fast_backward(gy)
         x, w = self.x, self.w
         gy2 = gy.reshape(-1, w.shape[0])                # (M, out)
         gx = gw = gb = None
@@ -49,6 +61,27 @@ class Linear(Function):
             gw = gy2.T @ x.reshape(-1, w.shape[1])      # (out, M) @ (M, in) -> (out, in)
         if self.needs_input_grad[2]:
             gb = gy2.sum(axis=0)                        # (out,)
+        return gx, gw, gb
+
+    def _fast_forward(self, x, w, b):
+        """The same y from oneDNN, on x flattened to a C-contiguous (M, in) matrix (kept for gW)."""
+        self.x_shape = x.shape
+        self.x = np.ascontiguousarray(x).reshape(-1, w.shape[1])              # (M, in)
+        self.w = np.ascontiguousarray(w)
+        b = None if b is None else np.ascontiguousarray(b)
+        y = self.fast.matmul(self.x, self.w, b, trans_b=True)                 # x W^T + b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def _fast_backward(self, gy):
+        """gx, gW from oneDNN on the flattened (M, out) gy; gb stays a NumPy sum."""
+        gy2 = np.ascontiguousarray(gy, dtype=np.float32).reshape(-1, self.w.shape[0])  # (M, out)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = self.fast.matmul(gy2, self.w).reshape(self.x_shape)         # gy W
+        if self.needs_input_grad[1]:
+            gw = self.fast.matmul(gy2, self.x, trans_a=True)                 # gy^T x
+        if self.needs_input_grad[2]:
+            gb = gy2.sum(axis=0)
         return gx, gw, gb
 
 

@@ -4,8 +4,9 @@ Every op's math lives once, readable, in ``striate.functional`` (the *reference*
 measurement showed the reference cannot keep up, an op hands the same computation to a fast kernel
 from this package when one is selected and can run it:
 
-- ``onednn``: oneDNN's convolution, batch normalisation and pooling on channels-last float32 arrays
-  (CPU; needs Debian's ``libdnnl-dev`` at install time);
+- ``onednn``: oneDNN's convolution, batch normalisation and pooling on channels-last float32 arrays,
+  and the fully connected layer's matrix products (CPU; needs Debian's ``libdnnl-dev`` at install
+  time);
 - ``reference``: NumPy/CuPy only.
 
 The selection starts from the environment variable ``STRIATE_KERNELS`` (``onednn`` when unset) and
@@ -24,7 +25,7 @@ import warnings
 from . import onednn
 
 __all__ = ["KERNELS", "use_kernels", "current", "conv_kernels", "norm_kernels", "pool_kernels",
-           "KernelWarning"]
+           "matmul_kernels", "KernelWarning"]
 
 KERNELS = ("onednn", "reference")
 _DEFAULT = "onednn"
@@ -108,3 +109,20 @@ def pool_kernels(x, spatial_dims: int):
     """
     return (onednn if _onednn_float32(x) and spatial_dims in (1, 2, 3)
             and x.ndim == spatial_dims + 2 else None)
+
+
+def matmul_kernels(x, *arrays):
+    """The fast matrix-product module for the fully connected layer's input ``x``, or None.
+
+    Returns :mod:`striate.kernels.onednn` when it is selected and available and ``x`` and every
+    other array given (the weights, the bias; None skipped) are NumPy float32 arrays, else None.
+    On oneDNN the layer's products share OpenMP's threads with the convolutions instead of
+    fighting NumPy's BLAS threads for the cores (see :mod:`striate.functional.linear`).
+    """
+    if not _onednn_float32(x):
+        return None
+    for a in arrays:
+        if a is not None and not (type(a).__module__.split(".")[0] == "numpy"
+                                  and a.dtype == "float32"):
+            return None
+    return onednn

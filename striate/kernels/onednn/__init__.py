@@ -1,5 +1,6 @@
 """oneDNN kernels for the CPU: convolution forward, backward-data and backward-weights; batch
-normalisation and max / average pooling forward and backward.
+normalisation and max / average pooling forward and backward; the matrix products of the fully
+connected layer.
 
 Measured on this project's machine (``docs/PERFORMANCE.md``), oneDNN's convolution on
 channels-last float32 arrays beats im2col + BLAS and PyTorch's own layouts, so the convolution ops
@@ -7,7 +8,10 @@ hand their passes to it when it is installed (Debian: ``libdnnl-dev``, oneDNN 2.
 selected kernels are ``"onednn"`` (see :mod:`striate.kernels`). float64 has no oneDNN 2.x data
 type and stays on the reference kernels. Batch normalisation and pooling (``norm.py``,
 ``pool.py``) were kept where they measured faster than the NumPy reference on the same
-channels-last arrays (see :mod:`striate.functional.normalization` and ``pooling``).
+channels-last arrays (see :mod:`striate.functional.normalization` and ``pooling``). The fully
+connected layer's products (``matmul.py``) run here so that a training step's heavy ops all share
+oneDNN's OpenMP threads instead of fighting NumPy's BLAS threads (see
+:mod:`striate.functional.linear`).
 
     from striate.kernels import onednn
     if onednn.available():
@@ -20,18 +24,21 @@ import ctypes
 import numpy as np
 
 from ._library import available, load, unavailable_reason
+# the modules first: the function matmul below then takes the package attribute "matmul"
+from . import conv as _conv, matmul as _matmul, norm as _norm, pool as _pool
 from .conv import (conv_backward_data, conv_backward_weights, conv_forward, conv_output_shape,
                    implementation_name)
 from .norm import batch_norm_backward, batch_norm_forward, batch_norm_implementation_name
 from .pool import pool_backward, pool_forward, pool_implementation_name, pool_output_shape
-from . import conv as _conv, norm as _norm, pool as _pool
+from .matmul import matmul, matmul_cache_info, matmul_implementation_name
 
 __all__ = [
     "available", "unavailable_reason", "supports", "version", "conv_forward",
     "conv_backward_data", "conv_backward_weights", "conv_output_shape", "implementation_name",
     "batch_norm_forward", "batch_norm_backward", "batch_norm_implementation_name",
     "pool_forward", "pool_backward", "pool_output_shape", "pool_implementation_name",
-    "cache_info", "ops_cache_info", "clear_cache", "set_num_threads", "get_num_threads",
+    "matmul", "matmul_implementation_name", "matmul_cache_info", "cache_info", "ops_cache_info",
+    "clear_cache", "set_num_threads", "get_num_threads",
 ]
 
 
@@ -49,7 +56,8 @@ def version() -> tuple:
 
 def cache_info() -> dict:
     """The convolution primitive cache: ``entries`` (one per pass and configuration), ``hits``,
-    ``misses`` (batch norm and pooling: :func:`ops_cache_info`)."""
+    ``misses`` (batch norm and pooling: :func:`ops_cache_info`; matrix products:
+    :func:`matmul_cache_info`)."""
     values = [ctypes.c_long() for _ in range(3)]
     load().sconv_cache_info(*(ctypes.byref(v) for v in values))
     return dict(zip(("entries", "hits", "misses"), (v.value for v in values)))
@@ -63,11 +71,12 @@ def ops_cache_info() -> dict:
 
 
 def clear_cache() -> None:
-    """Destroy every cached primitive (convolution, batch norm, pooling) and the shared
-    scratchpad; reset the counters."""
-    load().sconv_cache_clear()
+    """Destroy every cached primitive (convolution, batch norm, pooling, matrix product) and the
+    shared scratchpad; reset the counters."""
     load().sops_cache_clear()
-    for module in (_conv, _norm, _pool):
+    load().smatmul_cache_clear()
+    load().sconv_cache_clear()  # last: it also frees the shared scratchpad
+    for module in (_conv, _matmul, _norm, _pool):
         module._plans.clear()
 
 

@@ -1,9 +1,10 @@
-/* What the two C files of Striate's oneDNN extension share (_dnnl_conv.c defines it all).
+/* What the C files of Striate's oneDNN extension share (_dnnl_conv.c defines it all).
  *
  * One engine, one stream, one scratchpad and one mutex serve every primitive: the convolutions
- * of _dnnl_conv.c and the batch normalisation and pooling of _dnnl_ops.c. Every call takes the
- * lock (oneDNN already spreads each primitive over all its OpenMP threads), so the globals below
- * are only touched with it held. They are hidden: shared between the two files, not exported
+ * of _dnnl_conv.c, the batch normalisation and pooling of _dnnl_ops.c and the matrix products of
+ * _dnnl_matmul.c. Every call takes the lock (oneDNN already spreads each primitive over all its
+ * OpenMP threads), so the globals below are only touched with it held. They are hidden: shared
+ * between the files, not exported
  * from the library (Python sees only the entry points).
  */
 #ifndef STRIATE_DNNL_COMMON_H
@@ -15,7 +16,7 @@
 #include <stdio.h>
 
 #if DNNL_VERSION_MAJOR != 2
-/* Both files use oneDNN 2.x's op-descriptor API (dnnl_*_desc_init + dnnl_primitive_desc_create),
+/* All files use oneDNN 2.x's op-descriptor API (dnnl_*_desc_init + dnnl_primitive_desc_create),
  * replaced in 3.0 by dnnl_*_primitive_desc_create. Without the extension Striate still installs
  * and runs on its reference kernels. */
 #error "striate: the oneDNN kernels are written for oneDNN 2.x (op-descriptor API)"

@@ -1,6 +1,7 @@
-"""Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``, ``_dnnl_ops.c``) with ctypes.
+"""Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``, ``_dnnl_ops.c``,
+``_dnnl_matmul.c``) with ctypes.
 
-``pip install`` builds ``_dnnl_conv.c`` and ``_dnnl_ops.c`` into one shared library next to this
+``pip install`` builds the three C files into one shared library next to this
 file when oneDNN's headers and library are present (see ``build.py``); it is loaded on first use.
 ctypes releases the GIL for the duration of each call.
 
@@ -25,7 +26,7 @@ import ctypes
 import importlib.util
 import os
 
-__all__ = ["Config", "NormConfig", "PoolConfig", "load", "available", "unavailable_reason"]
+__all__ = ["Config", "NormConfig", "PoolConfig", "MatmulConfig", "load", "available", "unavailable_reason"]
 
 _MODULE = "striate.kernels.onednn._dnnl_conv"
 
@@ -68,6 +69,16 @@ class PoolConfig(ctypes.Structure):
     ]
 
 
+class MatmulConfig(ctypes.Structure):
+    """One matrix product C (M, N) = op(A) op(B) (+ bias), laid out as ``smatmul_cfg`` in
+    ``_dnnl_matmul.c`` (trans_a: A given as its (K, M) transpose; trans_b: B as its (N, K))."""
+
+    _fields_ = [
+        ("m", ctypes.c_int64), ("k", ctypes.c_int64), ("n", ctypes.c_int64),
+        ("trans_a", ctypes.c_int64), ("trans_b", ctypes.c_int64), ("with_bias", ctypes.c_int64),
+    ]
+
+
 _SIGNATURES = {
     # name: (result type, argument types)
     "sconv_forward": (ctypes.c_int, [ctypes.c_void_p] * 5),
@@ -88,6 +99,10 @@ _SIGNATURES = {
     "sops_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),
     "sops_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
     "sops_cache_clear": (None, []),
+    "smatmul": (ctypes.c_int, [ctypes.c_void_p] * 5),
+    "smatmul_impl_name": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "smatmul_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
+    "smatmul_cache_clear": (None, []),
 }
 
 _library = None

@@ -1,8 +1,8 @@
 """How setup.py builds the oneDNN kernels: an optional extension, skipped without oneDNN.
 
 setup.py loads this file by path (the package itself is not importable while it is being built)
-and calls :func:`extensions`. The result (``_dnnl_conv*.so``, built from ``_dnnl_conv.c`` and
-``_dnnl_ops.c``) is a plain shared library (no Python headers needed),
+and calls :func:`extensions`. The result (``_dnnl_conv*.so``, built from ``_dnnl_conv.c``,
+``_dnnl_ops.c`` and ``_dnnl_matmul.c``) is a plain shared library (no Python headers needed),
 linked with ``-ldnnl``; Python loads it with ctypes. If ``dnnl.h`` is not found, or compiling or
 linking fails, Striate installs without it and runs on its reference kernels.
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# One library, two sources sharing _dnnl_common.h: the convolutions (which also define the shared
-# engine, stream, scratchpad and lock) and the batch normalisation and pooling kernels.
-SOURCES = ["striate/kernels/onednn/_dnnl_conv.c", "striate/kernels/onednn/_dnnl_ops.c"]
+# One library, three sources sharing _dnnl_common.h: the convolutions (which also define the shared
+# engine, stream, scratchpad and lock), the batch normalisation and pooling kernels, and the
+# matrix products of the fully connected layer.
+SOURCES = ["striate/kernels/onednn/_dnnl_conv.c", "striate/kernels/onednn/_dnnl_ops.c",
+           "striate/kernels/onednn/_dnnl_matmul.c"]
 DEPENDS = ["striate/kernels/onednn/_dnnl_common.h"]
 NAME = "striate.kernels.onednn._dnnl_conv"
 
