@@ -10,20 +10,11 @@ import torch
 
 import striate
 import striate.kernels
+from kernel_paths import PATHS, needs_onednn
 from opspecs import conv as conv_rows
 from test_ops import _ref_kwargs, _to_striate, _to_torch
 
 ROWS = [s for s in conv_rows.OPS if s.ref is not None]
-PATHS = ["reference", pytest.param("onednn", marks=pytest.mark.skipif(
-    not striate.kernels.onednn.available(), reason="oneDNN kernels were not built"))]
-
-
-@pytest.fixture
-def kernels(request):
-    previous = striate.kernels.current()
-    striate.kernels.use_kernels(request.param)
-    yield request.param
-    striate.kernels.use_kernels(previous)
 
 
 def _run(spec):
@@ -49,7 +40,7 @@ def test_conv_rows_on_each_kernel_path(spec, kernels):
         np.testing.assert_allclose(g, ts[i].grad.numpy(), err_msg=f"input {i}", **tol)
 
 
-@pytest.mark.skipif(not striate.kernels.onednn.available(), reason="oneDNN kernels not built")
+@needs_onednn
 def test_onednn_path_is_really_taken():
     striate.kernels.use_kernels("onednn")
     before = striate.kernels.onednn.cache_info()

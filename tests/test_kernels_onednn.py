@@ -23,12 +23,11 @@ import torch
 import torch.nn.functional as TF
 
 import striate.kernels as kernels
+from kernel_paths import needs_onednn
 from striate.kernels import onednn
 
 torch.set_num_threads(1)
 
-needs_onednn = pytest.mark.skipif(
-    not onednn.available(), reason=f"oneDNN kernels not built: {onednn.unavailable_reason()}")
 TORCH_CONV = {1: TF.conv1d, 2: TF.conv2d, 3: TF.conv3d}
 
 

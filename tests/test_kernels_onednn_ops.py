@@ -15,30 +15,10 @@ import torch
 import striate
 import striate.functional as F
 import striate.kernels
+from kernel_paths import PATHS, assert_close, needs_onednn
 from striate.kernels import onednn
 
 TF = torch.nn.functional
-needs_onednn = pytest.mark.skipif(
-    not onednn.available(), reason=f"oneDNN kernels not built: {onednn.unavailable_reason()}")
-PATHS = ["reference", pytest.param("onednn", marks=needs_onednn)]
-
-
-@pytest.fixture
-def kernels(request):
-    previous = striate.kernels.current()
-    striate.kernels.use_kernels(request.param)
-    yield request.param
-    striate.kernels.use_kernels(previous)
-
-
-@pytest.fixture
-def on_onednn():
-    if not onednn.available():
-        pytest.skip("oneDNN kernels not built")
-    previous = striate.kernels.current()
-    striate.kernels.use_kernels("onednn")
-    yield
-    striate.kernels.use_kernels(previous)
 
 
 def channels_last(shape, seed=0, scale=1.0, offset=0.0, dtype=np.float32):
@@ -46,15 +26,6 @@ def channels_last(shape, seed=0, scale=1.0, offset=0.0, dtype=np.float32):
     n, c, *s = shape
     a = np.random.default_rng(seed).standard_normal((n, *s, c)) * scale + offset
     return np.moveaxis(a.astype(dtype), -1, 1)
-
-
-def assert_close(ours, ref, what, tol=1e-5):
-    ref = ref.detach().numpy() if isinstance(ref, torch.Tensor) else np.asarray(ref)
-    ours = np.asarray(ours)
-    assert ours.shape == ref.shape, f"{what}: shape {ours.shape}, expected {ref.shape}"
-    scale = max(float(np.abs(ref).max(initial=0.0)), 1.0)
-    error = float(np.abs(ours - ref).max(initial=0.0))
-    assert error <= tol * scale, f"{what}: max error {error:.2e} (largest value {scale:.2e})"
 
 
 def ops_calls() -> int:

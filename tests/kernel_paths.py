@@ -1,0 +1,28 @@
+"""What the tests of the two kernel paths (the readable reference and oneDNN) share.
+
+``PATHS`` parametrises a test over both paths through the ``kernels`` fixture of
+``tests/conftest.py`` (``@pytest.mark.parametrize("kernels", PATHS, indirect=True)``); the oneDNN
+case skips, with the reason, when the compiled kernels are missing, as ``needs_onednn`` does for a
+whole test.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from striate.kernels import onednn
+
+needs_onednn = pytest.mark.skipif(
+    not onednn.available(), reason=f"oneDNN kernels not built: {onednn.unavailable_reason()}")
+PATHS = ["reference", pytest.param("onednn", marks=needs_onednn)]
+
+
+def assert_close(ours, ref, what, tol=1e-5):
+    """``ours`` has ``ref``'s shape and is within ``tol`` of its largest magnitude (at least 1)."""
+    ref = ref.detach().numpy() if isinstance(ref, torch.Tensor) else np.asarray(ref)
+    ours = np.asarray(ours)
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape}, expected {ref.shape}"
+    scale = max(float(np.abs(ref).max(initial=0.0)), 1.0)
+    error = float(np.abs(ours - ref).max(initial=0.0))
+    assert error <= tol * scale, f"{what}: max error {error:.2e} (largest value {scale:.2e})"
