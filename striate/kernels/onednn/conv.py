@@ -65,19 +65,27 @@ def conv_output_shape(x_shape, w_shape, stride=1, padding_l=0, padding_r=None, d
                  False, "conv_output_shape")[1]
 
 
+def _memoised(plans: dict, make, key: tuple, op: str):
+    """``plans[key]``, made by ``make(*key, op)`` and kept on first use: the checked C
+    configuration of one call's shapes and settings (each wrapper module keeps its own
+    ``_plans``; :func:`striate.kernels.onednn.clear_cache` empties them)."""
+    try:
+        return plans[key]
+    except KeyError:
+        pass
+    except TypeError:  # a list among the settings: not hashable, not memoised
+        return make(*key, op)
+    plan = plans[key] = make(*key, op)
+    return plan
+
+
 _plans: dict = {}
 
 
 def _plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, op):
     """The C configuration and output shape for one convolution, checked and memoised."""
-    key = (x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias)
-    try:
-        return _plans[key]
-    except KeyError:
-        plan = _plans[key] = _make_plan(*key, op)
-    except TypeError:  # a list among the settings: not hashable, not memoised
-        plan = _make_plan(*key, op)
-    return plan
+    return _memoised(_plans, _make_plan, (x_shape, w_shape, stride, padding_l, padding_r,
+                                          dilation, groups, with_bias), op)
 
 
 def _make_plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, op):

@@ -20,7 +20,7 @@ import ctypes
 import numpy as np
 
 from ._library import MatmulConfig, load
-from .conv import _call, _check, _output
+from .conv import _call, _check, _memoised, _output
 
 __all__ = ["matmul", "matmul_implementation_name", "matmul_cache_info"]
 
@@ -29,22 +29,22 @@ _plans: dict = {}
 
 def _plan(a_shape, b_shape, trans_a: bool, trans_b: bool, with_bias: bool, op: str):
     """The C configuration and output shape (M, N) for one product, checked and memoised."""
-    key = (a_shape, b_shape, trans_a, trans_b, with_bias)
-    plan = _plans.get(key)
-    if plan is None:
-        if len(a_shape) != 2 or len(b_shape) != 2:
-            raise ValueError(f"{op}: a and b must be 2-D, got shapes {a_shape} and {b_shape}")
-        m, k = a_shape[::-1] if trans_a else a_shape
-        k_b, n = b_shape[::-1] if trans_b else b_shape
-        if k != k_b:
-            raise ValueError(
-                f"{op}: op(a) is ({m}, {k}) and op(b) is ({k_b}, {n}): inner sizes differ "
-                f"(a {a_shape}{' transposed' if trans_a else ''}, "
-                f"b {b_shape}{' transposed' if trans_b else ''})")
-        config = MatmulConfig(m=m, k=k, n=n, trans_a=int(trans_a), trans_b=int(trans_b),
-                              with_bias=int(with_bias))
-        plan = _plans[key] = (config, (m, n))
-    return plan
+    return _memoised(_plans, _make_plan, (a_shape, b_shape, trans_a, trans_b, with_bias), op)
+
+
+def _make_plan(a_shape, b_shape, trans_a: bool, trans_b: bool, with_bias: bool, op: str):
+    if len(a_shape) != 2 or len(b_shape) != 2:
+        raise ValueError(f"{op}: a and b must be 2-D, got shapes {a_shape} and {b_shape}")
+    m, k = a_shape[::-1] if trans_a else a_shape
+    k_b, n = b_shape[::-1] if trans_b else b_shape
+    if k != k_b:
+        raise ValueError(
+            f"{op}: op(a) is ({m}, {k}) and op(b) is ({k_b}, {n}): inner sizes differ "
+            f"(a {a_shape}{' transposed' if trans_a else ''}, "
+            f"b {b_shape}{' transposed' if trans_b else ''})")
+    config = MatmulConfig(m=m, k=k, n=n, trans_a=int(trans_a), trans_b=int(trans_b),
+                          with_bias=int(with_bias))
+    return config, (m, n)
 
 
 def matmul(a, b, bias=None, trans_a: bool = False, trans_b: bool = False,

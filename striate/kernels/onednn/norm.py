@@ -21,7 +21,7 @@ import ctypes
 import numpy as np
 
 from ._library import NormConfig, load
-from .conv import _FLOAT32, _call, _check, _output
+from .conv import _FLOAT32, _call, _check, _memoised, _output
 
 __all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_implementation_name"]
 
@@ -32,25 +32,25 @@ _plans: dict = {}
 
 def _plan(shape, channels_last: bool, flags: int, eps: float, op: str):
     """The C configuration and the channel count for data of ``shape``, checked and memoised."""
-    key = (shape, channels_last, flags, eps)
-    plan = _plans.get(key)
-    if plan is None:
-        nsp = len(shape) - 2
-        if nsp not in (0, 1, 2, 3):
-            raise ValueError(f"{op}: expected data with 0 to 3 spatial axes, got shape {shape}")
-        if not eps >= 0:
-            raise ValueError(f"{op}: eps must be >= 0, got {eps}")
-        c = shape[-1] if channels_last else shape[1]
-        spatial = shape[1:-1] if channels_last else shape[2:]
-        if nsp == 1 and channels_last:
-            # oneDNN 2.6 runs nwc batch norm on its reference code (6.5x slower than NumPy on
-            # (128, 16, 100)); the same bytes as nhwc with H = 1 get its jit kernel
-            nsp, spatial = 2, (1,) + tuple(spatial)
-        config = NormConfig(nsp=nsp, n=shape[0], c=c, channels_last=int(channels_last),
-                            flags=flags, eps=eps)
-        config.sp[:nsp] = spatial
-        plan = _plans[key] = (config, c)
-    return plan
+    return _memoised(_plans, _make_plan, (shape, channels_last, flags, eps), op)
+
+
+def _make_plan(shape, channels_last: bool, flags: int, eps: float, op: str):
+    nsp = len(shape) - 2
+    if nsp not in (0, 1, 2, 3):
+        raise ValueError(f"{op}: expected data with 0 to 3 spatial axes, got shape {shape}")
+    if not eps >= 0:
+        raise ValueError(f"{op}: eps must be >= 0, got {eps}")
+    c = shape[-1] if channels_last else shape[1]
+    spatial = shape[1:-1] if channels_last else shape[2:]
+    if nsp == 1 and channels_last:
+        # oneDNN 2.6 runs nwc batch norm on its reference code (6.5x slower than NumPy on
+        # (128, 16, 100)); the same bytes as nhwc with H = 1 get its jit kernel
+        nsp, spatial = 2, (1,) + tuple(spatial)
+    config = NormConfig(nsp=nsp, n=shape[0], c=c, channels_last=int(channels_last),
+                        flags=flags, eps=eps)
+    config.sp[:nsp] = spatial
+    return config, c
 
 
 def _vector(a, c: int, name: str, op: str):

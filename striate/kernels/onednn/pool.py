@@ -23,7 +23,7 @@ import ctypes
 import numpy as np
 
 from ._library import PoolConfig, load
-from .conv import _call, _check, _output, _tuple
+from .conv import _call, _check, _memoised, _output, _tuple
 
 __all__ = ["pool_forward", "pool_backward", "pool_output_shape", "pool_implementation_name"]
 
@@ -33,14 +33,8 @@ _plans: dict = {}
 
 def _plan(x_shape, kernel, stride, padding_l, padding_r, dilation, algorithm, channels_last, op):
     """(C configuration, output shape, workspace bytes or None), checked and memoised."""
-    key = (x_shape, kernel, stride, padding_l, padding_r, dilation, algorithm, channels_last)
-    try:
-        return _plans[key]
-    except KeyError:
-        plan = _plans[key] = _make_plan(*key, op)
-    except TypeError:  # a list among the settings: not hashable, not memoised
-        plan = _make_plan(*key, op)
-    return plan
+    return _memoised(_plans, _make_plan, (x_shape, kernel, stride, padding_l, padding_r,
+                                          dilation, algorithm, channels_last), op)
 
 
 def _make_plan(x_shape, kernel, stride, padding_l, padding_r, dilation, algorithm, channels_last,
