@@ -12,9 +12,10 @@
  * blocked weights layout, reordered from / to the caller's at each call (see
  * make_weights_reorder); gb is summed apart (see bias_gradient).
  *
- * A primitive is created once per configuration and thread count and kept in a small cache; one
- * engine, one stream and one scratchpad serve them all, and the batch normalisation and pooling
- * primitives of _dnnl_ops.c too (_dnnl_common.h). A mutex serialises the calls (oneDNN
+ * A primitive is created once per configuration and thread count and kept in a small cache (an
+ * sdnnl_cache, _dnnl_common.c, as the other files keep theirs); one engine, one stream and one
+ * scratchpad serve them all, and the batch normalisation and pooling primitives of _dnnl_ops.c
+ * too (_dnnl_common.h). A mutex serialises the calls (oneDNN
  * already spreads each one over all its OpenMP threads), and Python's ctypes releases the GIL
  * around each call. No Python header is needed: this is a plain shared library.
  *
@@ -26,7 +27,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* A oneDNN 3.x port replaces make_primitive_desc() below: the *_desc_init calls and the hint
  * primitive descriptor become arguments of dnnl_convolution_{forward,backward_data,
@@ -48,28 +48,21 @@ enum { KIND_FWD = 0, KIND_BWD_DATA = 1, KIND_BWD_WEIGHTS = 2 };
 /* A cached primitive with the memory objects it runs on. The user's pointers are attached with
  * dnnl_memory_set_data_handle at each call. */
 typedef struct {
-    int kind, nthreads;
+    SDNNL_ENTRY_HEAD               /* kind, nthreads, prim, scratchpad, impl (_dnnl_common.h) */
     sconv_cfg cfg;
-    dnnl_primitive_t prim;
     int nargs, weights_slot;       /* weights_slot: index of the weights argument */
     int arg_ids[MAX_ARGS];
     dnnl_memory_t mem[MAX_ARGS];
-    dnnl_memory_t scratch_mem;
-    size_t scratch_bytes;
     /* when oneDNN's weights layout is not the user's: the reorder between them, the user's
      * memory (mem[weights_slot] is then the internal one, in wbuf) */
     dnnl_primitive_t wreorder;
     dnnl_memory_t wuser;
     void *wbuf;
-    const char *impl;              /* implementation name, owned by prim */
 } entry_t;
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 dnnl_engine_t g_engine;
 dnnl_stream_t g_stream;
-static entry_t **g_entries;
-static int g_count, g_capacity;
-static long g_hits, g_misses;
 static void *g_scratch;
 static size_t g_scratch_bytes;
 static int g_nthreads;             /* 0: the OpenMP default */
@@ -109,8 +102,7 @@ static dnnl_status_t bias_md(dnnl_memory_desc_t *md, const sconv_cfg *c) {
 }
 
 /* The descriptor of one kind of convolution; backward kinds need the forward one as a hint. */
-static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, const sconv_cfg *c,
-                                         const_dnnl_primitive_attr_t attr) {
+static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, const sconv_cfg *c) {
     dnnl_memory_desc_t src, dst, wei, bia;
     dnnl_dims_t strides, dilates, pad_l, pad_r;
     for (int i = 0; i < c->nsp; i++) {
@@ -130,7 +122,7 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         &fwd_d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, bias, &dst, strides,
         dilates, pad_l, pad_r));
     if (kind == KIND_FWD) {
-        CHECK(dnnl_primitive_desc_create(pd, &fwd_d, attr, g_engine, NULL));
+        CHECK(sdnnl_primitive_desc(pd, &fwd_d, NULL));
         return dnnl_success;
     }
     dnnl_primitive_desc_t hint;
@@ -143,7 +135,7 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         st = dnnl_dilated_convolution_backward_weights_desc_init(
             &bwd_d, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, dilates, pad_l,
             pad_r); /* gb: bias_gradient() */
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &bwd_d, attr, g_engine, hint);
+    if (st == dnnl_success) st = sdnnl_primitive_desc(pd, &bwd_d, hint);
     dnnl_primitive_desc_destroy(hint);
     if (st != dnnl_success)
         snprintf(g_err, sizeof g_err, "backward convolution descriptor: %s", dnnl_status2str(st));
@@ -197,13 +189,10 @@ static dnnl_status_t make_weights_reorder(entry_t *e, const_dnnl_primitive_desc_
     return st;
 }
 
-static dnnl_status_t build_entry(entry_t *e) {
-    dnnl_primitive_attr_t attr;
+static dnnl_status_t build_entry(sdnnl_entry *entry) {
+    entry_t *e = (entry_t *)entry;
     dnnl_primitive_desc_t pd;
-    CHECK(dnnl_primitive_attr_create(&attr));
-    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    dnnl_status_t st = make_primitive_desc(&pd, e->kind, &e->cfg, attr);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = make_primitive_desc(&pd, e->kind, &e->cfg);
     if (st != dnnl_success) return st;
 
     argument_list(e);
@@ -212,33 +201,21 @@ static dnnl_status_t build_entry(entry_t *e) {
                                 dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
                                                              e->arg_ids[i]),
                                 g_engine, DNNL_MEMORY_NONE);
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    e->scratch_bytes = dnnl_memory_desc_get_size(smd);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&e->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE);
     if (st == dnnl_success) st = make_weights_reorder(e, pd);
-    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
-    if (st == dnnl_success) {
-        const_dnnl_primitive_desc_t ppd;
-        dnnl_primitive_get_primitive_desc(e->prim, &ppd);
-        dnnl_primitive_desc_query(ppd, dnnl_query_impl_info_str, 0, &e->impl);
-    } else if (g_err[0] == 0) {
-        snprintf(g_err, sizeof g_err, "creating the primitive: %s", dnnl_status2str(st));
-    }
-    dnnl_primitive_desc_destroy(pd);
-    return st;
+    return sdnnl_create_primitive(entry, pd, st, "primitive");
 }
 
-static void free_entry(entry_t *e) {
-    if (e->prim) dnnl_primitive_destroy(e->prim);
+/* What build_entry made besides the primitive and the scratchpad memory. */
+static void release_entry(sdnnl_entry *entry) {
+    entry_t *e = (entry_t *)entry;
     if (e->wreorder) dnnl_primitive_destroy(e->wreorder);
     if (e->wuser) dnnl_memory_destroy(e->wuser);
     for (int i = 0; i < e->nargs; i++)
         if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
-    if (e->scratch_mem) dnnl_memory_destroy(e->scratch_mem);
     free(e->wbuf);
-    free(e);
 }
+
+static sdnnl_cache g_cache = SDNNL_CACHE(entry_t, cfg, build_entry, release_entry);
 
 int sdnnl_threads(void) {
 #if SCONV_HAVE_OMP
@@ -270,35 +247,10 @@ static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
         return dnnl_invalid_arguments;
     }
     CHECK(sdnnl_engine());
-    int nthreads = sdnnl_threads();
-    for (int i = 0; i < g_count; i++) {
-        entry_t *e = g_entries[i];
-        if (e->kind == kind && e->nthreads == nthreads && !memcmp(&e->cfg, c, sizeof *c)) {
-            g_hits++;
-            *out = e;
-            return dnnl_success;
-        }
-    }
-    g_misses++;
-    entry_t *e = calloc(1, sizeof *e);
-    if (!e) return dnnl_out_of_memory;
-    e->kind = kind;
-    e->nthreads = nthreads;
-    e->cfg = *c;
-    dnnl_status_t st = build_entry(e);
-    if (st == dnnl_success && g_count == g_capacity) {
-        int cap = g_capacity ? 2 * g_capacity : 32;
-        entry_t **grown = realloc(g_entries, cap * sizeof *grown);
-        if (!grown) st = dnnl_out_of_memory;
-        else g_entries = grown, g_capacity = cap;
-    }
-    if (st != dnnl_success) {
-        free_entry(e);
-        return st;
-    }
-    g_entries[g_count++] = e;
-    *out = e;
-    return dnnl_success;
+    sdnnl_entry *e;
+    dnnl_status_t st = sdnnl_cache_lookup(&g_cache, &e, kind, sdnnl_threads(), c, sizeof *c);
+    *out = (entry_t *)e;
+    return st;
 }
 
 /* One shared scratchpad, grown to the largest any primitive asked for. Lock held. */
@@ -324,9 +276,6 @@ static dnnl_status_t execute(entry_t *e, void *const *ptrs) {
         args[i].arg = e->arg_ids[i];
         args[i].memory = e->mem[i];
     }
-    CHECK(sdnnl_scratchpad(e->scratch_mem, e->scratch_bytes));
-    args[e->nargs].arg = DNNL_ARG_SCRATCHPAD;
-    args[e->nargs].memory = e->scratch_mem;
 
     dnnl_exec_arg_t wargs[2] = {{DNNL_ARG_FROM, NULL}, {DNNL_ARG_TO, NULL}};
     if (e->wreorder) {
@@ -336,7 +285,7 @@ static dnnl_status_t execute(entry_t *e, void *const *ptrs) {
         wargs[1].memory = to_user ? e->wuser : e->mem[e->weights_slot];
         if (!to_user) CHECK(dnnl_primitive_execute(e->wreorder, g_stream, 2, wargs));
     }
-    CHECK(dnnl_primitive_execute(e->prim, g_stream, e->nargs + 1, args));
+    RETURN_IF_FAILED(sdnnl_execute((sdnnl_entry *)e, args, e->nargs));
     if (e->wreorder && e->kind == KIND_BWD_WEIGHTS)
         CHECK(dnnl_primitive_execute(e->wreorder, g_stream, 2, wargs));
     CHECK(dnnl_stream_wait(g_stream));
@@ -446,18 +395,12 @@ const char *sconv_impl_name(int kind, const sconv_cfg *c) {
 
 /* Cache statistics: entries, hits, misses. */
 void sconv_cache_info(long *entries, long *hits, long *misses) {
-    pthread_mutex_lock(&g_lock);
-    *entries = g_count;
-    *hits = g_hits;
-    *misses = g_misses;
-    pthread_mutex_unlock(&g_lock);
+    sdnnl_cache_info(&g_cache, entries, hits, misses);
 }
 
 void sconv_cache_clear(void) {
     pthread_mutex_lock(&g_lock);
-    for (int i = 0; i < g_count; i++) free_entry(g_entries[i]);
-    g_count = 0;
-    g_hits = g_misses = 0;
+    sdnnl_cache_clear(&g_cache);
     free(g_scratch);
     g_scratch = NULL;
     g_scratch_bytes = 0;

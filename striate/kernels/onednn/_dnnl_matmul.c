@@ -22,8 +22,6 @@
 #include "_dnnl_common.h"
 
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* One product, as Python describes it (all int64: no padding, compared with memcmp). */
 typedef struct {
@@ -39,13 +37,9 @@ static const int mm_arg_ids[MM_MAX_ARGS] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL
 
 /* A cached primitive with the memory objects it runs on (mem[ARG_BIAS] NULL without bias). */
 typedef struct {
-    int nthreads;
+    SDNNL_ENTRY_HEAD       /* kind (always 0), nthreads, prim, scratchpad, impl (_dnnl_common.h) */
     smatmul_cfg cfg;
-    dnnl_primitive_t prim;
     dnnl_memory_t mem[MM_MAX_ARGS];
-    dnnl_memory_t scratch_mem;
-    size_t scratch_bytes;
-    const char *impl;      /* implementation name, owned by prim */
 } mm_entry_t;
 
 /* Products of at most this many multiply-adds (M * K * N) run on one thread: they take a few
@@ -56,10 +50,6 @@ typedef struct {
  * rule (GEMM_MULTITHREAD_THRESHOLD: 4 * 65536 = 2^18). */
 #define SMALL_PRODUCT ((int64_t)1 << 19)
 
-static mm_entry_t **g_mm;
-static int g_mm_count, g_mm_capacity;
-static long g_mm_hits, g_mm_misses;
-
 /* A (rows, cols) matrix stored row-major, or (trans) its transpose stored row-major: the same
  * (rows, cols) dims with strides (1, rows). */
 static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t trans) {
@@ -68,7 +58,8 @@ static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int64_t rows, int64_t col
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides);
 }
 
-static dnnl_status_t build_entry(mm_entry_t *e) {
+static dnnl_status_t build_entry(sdnnl_entry *entry) {
+    mm_entry_t *e = (mm_entry_t *)entry;
     const smatmul_cfg *c = &e->cfg;
     dnnl_memory_desc_t a, b, bias, dst;
     CHECK(matrix_md(&a, c->m, c->k, c->trans_a));
@@ -78,12 +69,8 @@ static dnnl_status_t build_entry(mm_entry_t *e) {
     dnnl_matmul_desc_t desc;
     CHECK(dnnl_matmul_desc_init(&desc, &a, &b, c->with_bias ? &bias : NULL, &dst));
 
-    dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd;
-    CHECK(dnnl_primitive_attr_create(&attr));
-    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, g_engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = sdnnl_primitive_desc(&pd, &desc, NULL);
     if (st != dnnl_success) {
         snprintf(g_err, sizeof g_err, "matmul descriptor: %s", dnnl_status2str(st));
         return st;
@@ -92,29 +79,17 @@ static dnnl_status_t build_entry(mm_entry_t *e) {
     const dnnl_memory_desc_t *mds[MM_MAX_ARGS] = {&a, &b, c->with_bias ? &bias : NULL, &dst};
     for (int i = 0; i < MM_MAX_ARGS && st == dnnl_success; i++)
         if (mds[i]) st = dnnl_memory_create(&e->mem[i], mds[i], g_engine, DNNL_MEMORY_NONE);
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    e->scratch_bytes = dnnl_memory_desc_get_size(smd);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&e->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
-    if (st == dnnl_success) {
-        const_dnnl_primitive_desc_t ppd;
-        dnnl_primitive_get_primitive_desc(e->prim, &ppd);
-        dnnl_primitive_desc_query(ppd, dnnl_query_impl_info_str, 0, &e->impl);
-    } else if (g_err[0] == 0) {
-        snprintf(g_err, sizeof g_err, "creating the matmul primitive: %s", dnnl_status2str(st));
-    }
-    dnnl_primitive_desc_destroy(pd);
-    return st;
+    return sdnnl_create_primitive(entry, pd, st, "matmul primitive");
 }
 
-static void free_entry(mm_entry_t *e) {
-    if (e->prim) dnnl_primitive_destroy(e->prim);
+/* What build_entry made besides the primitive and the scratchpad memory. */
+static void release_entry(sdnnl_entry *entry) {
+    mm_entry_t *e = (mm_entry_t *)entry;
     for (int i = 0; i < MM_MAX_ARGS; i++)
         if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
-    if (e->scratch_mem) dnnl_memory_destroy(e->scratch_mem);
-    free(e);
 }
+
+static sdnnl_cache g_mm = SDNNL_CACHE(mm_entry_t, cfg, build_entry, release_entry);
 
 /* The cached entry for (configuration, thread count), built on a miss. Lock held. */
 static dnnl_status_t lookup(mm_entry_t **out, const smatmul_cfg *cfg) {
@@ -136,33 +111,10 @@ static dnnl_status_t lookup(mm_entry_t **out, const smatmul_cfg *cfg) {
         nthreads = 1;
     }
 #endif
-    for (int i = 0; i < g_mm_count; i++) {
-        mm_entry_t *e = g_mm[i];
-        if (e->nthreads == nthreads && !memcmp(&e->cfg, &key, sizeof key)) {
-            g_mm_hits++;
-            *out = e;
-            return dnnl_success;
-        }
-    }
-    g_mm_misses++;
-    mm_entry_t *e = calloc(1, sizeof *e);
-    if (!e) return dnnl_out_of_memory;
-    e->nthreads = nthreads;
-    e->cfg = key;
-    dnnl_status_t st = build_entry(e);
-    if (st == dnnl_success && g_mm_count == g_mm_capacity) {
-        int cap = g_mm_capacity ? 2 * g_mm_capacity : 32;
-        mm_entry_t **grown = realloc(g_mm, cap * sizeof *grown);
-        if (!grown) st = dnnl_out_of_memory;
-        else g_mm = grown, g_mm_capacity = cap;
-    }
-    if (st != dnnl_success) {
-        free_entry(e);
-        return st;
-    }
-    g_mm[g_mm_count++] = e;
-    *out = e;
-    return dnnl_success;
+    sdnnl_entry *e;
+    dnnl_status_t st = sdnnl_cache_lookup(&g_mm, &e, 0, nthreads, &key, sizeof key);
+    *out = (mm_entry_t *)e;
+    return st;
 }
 
 static dnnl_status_t execute(mm_entry_t *e, void *const *ptrs) {
@@ -178,10 +130,7 @@ static dnnl_status_t execute(mm_entry_t *e, void *const *ptrs) {
         args[n].arg = mm_arg_ids[i];
         args[n++].memory = e->mem[i];
     }
-    CHECK(sdnnl_scratchpad(e->scratch_mem, e->scratch_bytes));
-    args[n].arg = DNNL_ARG_SCRATCHPAD;
-    args[n++].memory = e->scratch_mem;
-    CHECK(dnnl_primitive_execute(e->prim, g_stream, n, args));
+    RETURN_IF_FAILED(sdnnl_execute((sdnnl_entry *)e, args, n));
     CHECK(dnnl_stream_wait(g_stream));
     return dnnl_success;
 }
@@ -215,17 +164,11 @@ const char *smatmul_impl_name(const smatmul_cfg *c) {
 
 /* Cache statistics: entries, hits, misses. */
 void smatmul_cache_info(long *entries, long *hits, long *misses) {
-    pthread_mutex_lock(&g_lock);
-    *entries = g_mm_count;
-    *hits = g_mm_hits;
-    *misses = g_mm_misses;
-    pthread_mutex_unlock(&g_lock);
+    sdnnl_cache_info(&g_mm, entries, hits, misses);
 }
 
 void smatmul_cache_clear(void) {
     pthread_mutex_lock(&g_lock);
-    for (int i = 0; i < g_mm_count; i++) free_entry(g_mm[i]);
-    g_mm_count = 0;
-    g_mm_hits = g_mm_misses = 0;
+    sdnnl_cache_clear(&g_mm);
     pthread_mutex_unlock(&g_lock);
 }

@@ -39,8 +39,6 @@
 #include "_dnnl_common.h"
 
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* One batch normalisation, as Python describes it (no padding bytes: compared with memcmp). */
 typedef struct {
@@ -77,21 +75,16 @@ static const int pool_bwd_args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_
 /* A cached primitive with the memory objects it runs on (mem[i] NULL where this configuration
  * does not use argument i, e.g. the scale without gamma or the workspace of average pooling). */
 typedef struct {
-    int kind, nthreads;
-    sbnorm_cfg bn;         /* the configuration of a BN_* kind (else zero) */
-    spool_cfg pool;        /* the configuration of a POOL_* kind (else zero) */
-    dnnl_primitive_t prim;
+    SDNNL_ENTRY_HEAD       /* kind, nthreads, prim, scratchpad, impl (_dnnl_common.h) */
+    union {                /* the configuration, by kind (the cache compares the kind's bytes) */
+        sbnorm_cfg bn;     /* of a BN_* kind */
+        spool_cfg pool;    /* of a POOL_* kind */
+    };
     int nargs;
     const int *arg_ids;
     dnnl_memory_t mem[MAX_ARGS];
-    dnnl_memory_t scratch_mem;
-    size_t scratch_bytes, workspace_bytes;
-    const char *impl;      /* implementation name, owned by prim */
+    size_t workspace_bytes;
 } op_entry_t;
-
-static op_entry_t **g_ops;
-static int g_ops_count, g_ops_capacity;
-static long g_ops_hits, g_ops_misses;
 
 /* (N, C, *S) data: channels last or first. */
 static dnnl_status_t data_md(dnnl_memory_desc_t *md, int64_t nsp, int64_t n, int64_t c,
@@ -139,8 +132,7 @@ static dnnl_status_t pool_desc(dnnl_pooling_v2_desc_t *d, int kind, const spool_
 
 /* The descriptor of one kind; backward kinds need the training forward as a hint (it fixes the
  * workspace layout max pooling's backward reads). */
-static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, const op_entry_t *e,
-                                         const_dnnl_primitive_attr_t attr) {
+static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, const op_entry_t *e) {
     dnnl_batch_normalization_desc_t bn_fwd, bn_bwd;
     dnnl_pooling_v2_desc_t pool_fwd, pool_bwd;
     const void *fwd, *bwd;
@@ -162,12 +154,12 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, const op_ent
         bwd = &pool_bwd;
     }
     if (e->kind != BN_BWD && e->kind != POOL_BWD) {
-        CHECK(dnnl_primitive_desc_create(pd, fwd, attr, g_engine, NULL));
+        CHECK(sdnnl_primitive_desc(pd, fwd, NULL));
         return dnnl_success;
     }
     dnnl_primitive_desc_t hint;
     CHECK(dnnl_primitive_desc_create(&hint, fwd, NULL, g_engine, NULL));
-    dnnl_status_t st = dnnl_primitive_desc_create(pd, bwd, attr, g_engine, hint);
+    dnnl_status_t st = sdnnl_primitive_desc(pd, bwd, hint);
     dnnl_primitive_desc_destroy(hint);
     if (st != dnnl_success)
         snprintf(g_err, sizeof g_err, "backward descriptor: %s", dnnl_status2str(st));
@@ -187,19 +179,16 @@ static int uses(const op_entry_t *e, int id, const_dnnl_primitive_desc_t pd) {
     }
 }
 
-static dnnl_status_t build_entry(op_entry_t *e) {
+static dnnl_status_t build_entry(sdnnl_entry *entry) {
+    op_entry_t *e = (op_entry_t *)entry;
     switch (e->kind) {
     case BN_FWD: e->arg_ids = bn_fwd_args, e->nargs = 6; break;
     case BN_BWD: e->arg_ids = bn_bwd_args, e->nargs = 9; break;
     case POOL_BWD: e->arg_ids = pool_bwd_args, e->nargs = 3; break;
     default: e->arg_ids = pool_fwd_args, e->nargs = 3; break;
     }
-    dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd;
-    CHECK(dnnl_primitive_attr_create(&attr));
-    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    dnnl_status_t st = make_primitive_desc(&pd, e, attr);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = make_primitive_desc(&pd, e);
     if (st != dnnl_success) return st;
 
     for (int i = 0; i < e->nargs && st == dnnl_success; i++)
@@ -210,34 +199,17 @@ static dnnl_status_t build_entry(op_entry_t *e) {
                                     g_engine, DNNL_MEMORY_NONE);
     e->workspace_bytes = dnnl_memory_desc_get_size(
         dnnl_primitive_desc_query_md(pd, dnnl_query_workspace_md, 0));
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    e->scratch_bytes = dnnl_memory_desc_get_size(smd);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&e->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE);
-    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
-    if (st == dnnl_success) {
-        const_dnnl_primitive_desc_t ppd;
-        dnnl_primitive_get_primitive_desc(e->prim, &ppd);
-        dnnl_primitive_desc_query(ppd, dnnl_query_impl_info_str, 0, &e->impl);
-    } else if (g_err[0] == 0) {
-        snprintf(g_err, sizeof g_err, "creating the primitive: %s", dnnl_status2str(st));
-    }
-    dnnl_primitive_desc_destroy(pd);
-    return st;
+    return sdnnl_create_primitive(entry, pd, st, "primitive");
 }
 
-static void free_entry(op_entry_t *e) {
-    if (e->prim) dnnl_primitive_destroy(e->prim);
+/* What build_entry made besides the primitive and the scratchpad memory. */
+static void release_entry(sdnnl_entry *entry) {
+    op_entry_t *e = (op_entry_t *)entry;
     for (int i = 0; i < e->nargs; i++)
         if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
-    if (e->scratch_mem) dnnl_memory_destroy(e->scratch_mem);
-    free(e);
 }
 
-static int same_config(const op_entry_t *e, int kind, const void *cfg) {
-    return kind < POOL_FWD_TRAIN ? !memcmp(&e->bn, cfg, sizeof e->bn)
-                                 : !memcmp(&e->pool, cfg, sizeof e->pool);
-}
+static sdnnl_cache g_ops = SDNNL_CACHE(op_entry_t, bn, build_entry, release_entry);
 
 /* The cached entry for (kind, configuration, thread count), built on a miss. Lock held. */
 static dnnl_status_t lookup(op_entry_t **out, int kind, const void *cfg) {
@@ -257,36 +229,12 @@ static dnnl_status_t lookup(op_entry_t **out, int kind, const void *cfg) {
         return dnnl_invalid_arguments;
     }
     CHECK(sdnnl_engine());
-    int nthreads = sdnnl_threads();
-    for (int i = 0; i < g_ops_count; i++) {
-        op_entry_t *e = g_ops[i];
-        if (e->kind == kind && e->nthreads == nthreads && same_config(e, kind, cfg)) {
-            g_ops_hits++;
-            *out = e;
-            return dnnl_success;
-        }
-    }
-    g_ops_misses++;
-    op_entry_t *e = calloc(1, sizeof *e);
-    if (!e) return dnnl_out_of_memory;
-    e->kind = kind;
-    e->nthreads = nthreads;
-    if (kind < POOL_FWD_TRAIN) e->bn = *(const sbnorm_cfg *)cfg;
-    else e->pool = *(const spool_cfg *)cfg;
-    dnnl_status_t st = build_entry(e);
-    if (st == dnnl_success && g_ops_count == g_ops_capacity) {
-        int cap = g_ops_capacity ? 2 * g_ops_capacity : 32;
-        op_entry_t **grown = realloc(g_ops, cap * sizeof *grown);
-        if (!grown) st = dnnl_out_of_memory;
-        else g_ops = grown, g_ops_capacity = cap;
-    }
-    if (st != dnnl_success) {
-        free_entry(e);
-        return st;
-    }
-    g_ops[g_ops_count++] = e;
-    *out = e;
-    return dnnl_success;
+    sdnnl_entry *e;
+    dnnl_status_t st = sdnnl_cache_lookup(
+        &g_ops, &e, kind, sdnnl_threads(), cfg,
+        kind < POOL_FWD_TRAIN ? sizeof(sbnorm_cfg) : sizeof(spool_cfg));
+    *out = (op_entry_t *)e;
+    return st;
 }
 
 static dnnl_status_t execute(op_entry_t *e, void *const *ptrs) {
@@ -303,10 +251,7 @@ static dnnl_status_t execute(op_entry_t *e, void *const *ptrs) {
         args[n].arg = e->arg_ids[i];
         args[n++].memory = e->mem[i];
     }
-    CHECK(sdnnl_scratchpad(e->scratch_mem, e->scratch_bytes));
-    args[n].arg = DNNL_ARG_SCRATCHPAD;
-    args[n++].memory = e->scratch_mem;
-    CHECK(dnnl_primitive_execute(e->prim, g_stream, n, args));
+    RETURN_IF_FAILED(sdnnl_execute((sdnnl_entry *)e, args, n));
     CHECK(dnnl_stream_wait(g_stream));
     return dnnl_success;
 }
@@ -377,17 +322,11 @@ const char *sops_impl_name(int kind, const void *cfg) {
 
 /* Cache statistics: entries, hits, misses. */
 void sops_cache_info(long *entries, long *hits, long *misses) {
-    pthread_mutex_lock(&g_lock);
-    *entries = g_ops_count;
-    *hits = g_ops_hits;
-    *misses = g_ops_misses;
-    pthread_mutex_unlock(&g_lock);
+    sdnnl_cache_info(&g_ops, entries, hits, misses);
 }
 
 void sops_cache_clear(void) {
     pthread_mutex_lock(&g_lock);
-    for (int i = 0; i < g_ops_count; i++) free_entry(g_ops[i]);
-    g_ops_count = 0;
-    g_ops_hits = g_ops_misses = 0;
+    sdnnl_cache_clear(&g_ops);
     pthread_mutex_unlock(&g_lock);
 }

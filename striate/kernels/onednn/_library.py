@@ -1,7 +1,7 @@
 """Finding and loading the compiled oneDNN kernels (``_dnnl_conv.c``, ``_dnnl_ops.c``,
 ``_dnnl_matmul.c``) with ctypes.
 
-``pip install`` builds the three C files into one shared library next to this
+``pip install`` builds the C files (with ``_dnnl_common.c``) into one shared library next to this
 file when oneDNN's headers and library are present (see ``build.py``); it is loaded on first use.
 ctypes releases the GIL for the duration of each call.
 

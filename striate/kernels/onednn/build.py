@@ -2,8 +2,8 @@
 
 setup.py loads this file by path (the package itself is not importable while it is being built)
 and calls :func:`extensions`. The result (``_dnnl_conv*.so``, built from ``_dnnl_conv.c``,
-``_dnnl_ops.c`` and ``_dnnl_matmul.c``) is a plain shared library (no Python headers needed),
-linked with ``-ldnnl``; Python loads it with ctypes. If ``dnnl.h`` is not found, or compiling or
+``_dnnl_ops.c``, ``_dnnl_matmul.c`` and ``_dnnl_common.c``) is a plain shared library (no Python
+headers needed), linked with ``-ldnnl``; Python loads it with ctypes. If ``dnnl.h`` is not found, or compiling or
 linking fails, Striate installs without it and runs on its reference kernels.
 
 Set ``STRIATE_NO_ONEDNN=1`` to skip the build, ``DNNL_ROOT=/prefix`` for a oneDNN installed
@@ -16,9 +16,10 @@ from pathlib import Path
 
 # One library, three sources sharing _dnnl_common.h: the convolutions (which also define the shared
 # engine, stream, scratchpad and lock), the batch normalisation and pooling kernels, and the
-# matrix products of the fully connected layer.
+# matrix products of the fully connected layer; and _dnnl_common.c, the primitive cache they
+# each keep one of.
 SOURCES = ["striate/kernels/onednn/_dnnl_conv.c", "striate/kernels/onednn/_dnnl_ops.c",
-           "striate/kernels/onednn/_dnnl_matmul.c"]
+           "striate/kernels/onednn/_dnnl_matmul.c", "striate/kernels/onednn/_dnnl_common.c"]
 DEPENDS = ["striate/kernels/onednn/_dnnl_common.h"]
 NAME = "striate.kernels.onednn._dnnl_conv"
 

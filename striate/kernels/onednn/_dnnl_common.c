@@ -1,0 +1,110 @@
+/* The primitive cache and the primitive helpers that _dnnl_conv.c, _dnnl_ops.c and _dnnl_matmul.c
+ * share (declared in _dnnl_common.h; the engine, stream, scratchpad and lock they use are defined
+ * in _dnnl_conv.c). Everything here runs with g_lock held, unless it says otherwise.
+ */
+#include "_dnnl_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The cached entry for (kind, configuration, thread count), built on a miss. */
+dnnl_status_t sdnnl_cache_lookup(sdnnl_cache *cache, sdnnl_entry **out, int kind, int nthreads,
+                                 const void *cfg, size_t cfg_size) {
+    for (int i = 0; i < cache->count; i++) {
+        sdnnl_entry *e = cache->entries[i];
+        if (e->kind == kind && e->nthreads == nthreads &&
+            !memcmp((const char *)e + cache->cfg_offset, cfg, cfg_size)) {
+            cache->hits++;
+            *out = e;
+            return dnnl_success;
+        }
+    }
+    cache->misses++;
+    sdnnl_entry *e = calloc(1, cache->entry_size);
+    if (!e) return dnnl_out_of_memory;
+    e->kind = kind;
+    e->nthreads = nthreads;
+    memcpy((char *)e + cache->cfg_offset, cfg, cfg_size);
+    dnnl_status_t st = cache->build(e);
+    if (st == dnnl_success && cache->count == cache->capacity) {
+        int cap = cache->capacity ? 2 * cache->capacity : 32;
+        sdnnl_entry **grown = realloc(cache->entries, cap * sizeof *grown);
+        if (!grown) st = dnnl_out_of_memory;
+        else cache->entries = grown, cache->capacity = cap;
+    }
+    if (st != dnnl_success) {
+        sdnnl_free_entry(cache, e);
+        return st;
+    }
+    cache->entries[cache->count++] = e;
+    *out = e;
+    return dnnl_success;
+}
+
+/* Destroy an entry built wholly, partly or not at all (its file's fields first). */
+void sdnnl_free_entry(const sdnnl_cache *cache, sdnnl_entry *e) {
+    cache->release(e);
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    if (e->scratch_mem) dnnl_memory_destroy(e->scratch_mem);
+    free(e);
+}
+
+/* Cache statistics: entries, hits, misses. Takes the lock. */
+void sdnnl_cache_info(const sdnnl_cache *cache, long *entries, long *hits, long *misses) {
+    pthread_mutex_lock(&g_lock);
+    *entries = cache->count;
+    *hits = cache->hits;
+    *misses = cache->misses;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Destroy every entry and reset the counters (the array of entries is kept for reuse). */
+void sdnnl_cache_clear(sdnnl_cache *cache) {
+    for (int i = 0; i < cache->count; i++) sdnnl_free_entry(cache, cache->entries[i]);
+    cache->count = 0;
+    cache->hits = cache->misses = 0;
+}
+
+/* A primitive descriptor with the scratchpad in user mode (each call attaches the shared one,
+ * see sdnnl_execute); hint: the training forward's, for a backward pass, else NULL. */
+dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
+                                   const_dnnl_primitive_desc_t hint) {
+    dnnl_primitive_attr_t attr;
+    CHECK(dnnl_primitive_attr_create(&attr));
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+/* The end of every build: st is how creating the entry's own memory objects went; if it went
+ * well, create the scratchpad's memory object, the primitive, and read its implementation name.
+ * On failure, unless an error is already set, say so naming what (e.g. "primitive"). Destroys
+ * pd; returns the status. */
+dnnl_status_t sdnnl_create_primitive(sdnnl_entry *e, dnnl_primitive_desc_t pd, dnnl_status_t st,
+                                     const char *what) {
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->scratch_bytes = dnnl_memory_desc_get_size(smd);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&e->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE);
+    if (st == dnnl_success) st = dnnl_primitive_create(&e->prim, pd);
+    if (st == dnnl_success) {
+        const_dnnl_primitive_desc_t ppd;
+        dnnl_primitive_get_primitive_desc(e->prim, &ppd);
+        dnnl_primitive_desc_query(ppd, dnnl_query_impl_info_str, 0, &e->impl);
+    } else if (g_err[0] == 0) {
+        snprintf(g_err, sizeof g_err, "creating the %s: %s", what, dnnl_status2str(st));
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* Run e's primitive on its nargs arguments plus the shared scratchpad, which is appended to args
+ * (room for nargs + 1). The caller waits for the stream. */
+dnnl_status_t sdnnl_execute(sdnnl_entry *e, dnnl_exec_arg_t *args, int nargs) {
+    CHECK(sdnnl_scratchpad(e->scratch_mem, e->scratch_bytes));
+    args[nargs].arg = DNNL_ARG_SCRATCHPAD;
+    args[nargs].memory = e->scratch_mem;
+    CHECK(dnnl_primitive_execute(e->prim, g_stream, nargs + 1, args));
+    return dnnl_success;
+}
