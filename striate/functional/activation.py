@@ -46,7 +46,9 @@ class ReLU(Function):
         return get_array_module(x).maximum(x, 0)                      # NaN stays NaN
 
     def backward(self, gy):
-        return gy * self.positive
+        # stored as x was (a gradient in another layout is not passed on down the network)
+        xp = get_array_module(gy)
+        return xp.multiply(gy, self.positive, out=xp.empty_like(self.positive, dtype=gy.dtype))
 
 
 class LeakyReLU(Function):

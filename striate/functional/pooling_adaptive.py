@@ -76,6 +76,7 @@ class AdaptiveAvgPool(Function):
         d = len(self.out_size)
         self.matrices = [xp.asarray(averaging_matrix(n, o), dtype=x.dtype)
                          for n, o in zip(x.shape[-d:], self.out_size)]
+        self.x = x  # for its layout: gx is stored as x is (channels last inside a network)
         y = x
         for axis, a in enumerate(self.matrices, start=x.ndim - d):
             y = _apply_along(y, a, axis)
@@ -86,7 +87,9 @@ class AdaptiveAvgPool(Function):
         gx = gy
         for axis, a in enumerate(self.matrices, start=gy.ndim - len(self.out_size)):
             gx = _apply_along(gx, a.T, axis)
-        return xp.ascontiguousarray(gx)
+        out = xp.empty_like(self.x, dtype=gy.dtype)
+        out[...] = gx
+        return out
 
 
 class AdaptiveMaxPool(Function):

@@ -111,7 +111,7 @@ class GetItem(Function):
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
+        gx = xp.zeros_like(gy, shape=self.in_shape)  # stored as gy is (e.g. channels last)
         if _is_basic_index(self.index):
             gx[self.index] = gy
         else:
@@ -156,7 +156,7 @@ class Pad(Function):
         if self.mode == "constant":
             out_shape = x.shape[:lead] + tuple(
                 n + b + a for n, (b, a) in zip(x.shape[lead:], self.widths))
-            y = xp.full(out_shape, self.value, dtype=x.dtype)
+            y = xp.full_like(x, self.value, shape=out_shape)  # stored as x is
             dst, src = self._blocks(lead, x.shape)
             y[dst] = x[src]
             return y
@@ -183,7 +183,7 @@ class Pad(Function):
         lead = gy.ndim - len(self.widths)
         if self.mode == "constant":
             dst, src = self._blocks(lead, self.in_shape)
-            gx = xp.zeros(self.in_shape, dtype=gy.dtype)
+            gx = xp.zeros_like(gy, shape=self.in_shape)
             gx[src] = gy[dst]
             return gx
         g = gy
