@@ -42,7 +42,8 @@ class ReLU(Function):
     """y = max(x, 0);  gx = gy * [x > 0]  (0 at x = 0, as PyTorch)."""
 
     def forward(self, x):
-        self.positive = x > 0
+        if self.needs_input_grad[0]:  # the mask only when a backward will read it
+            self.positive = x > 0
         return get_array_module(x).maximum(x, 0)                      # NaN stays NaN
 
     def backward(self, gy):
