@@ -16,15 +16,16 @@ def _test_accuracy(capsys, argv) -> float:
 
 
 def test_lenet5_reaches_91_percent(tmp_path, capsys):
-    """The main command (scripts/main.sh): 0.9121 measured, about a minute."""
+    """The main command (scripts/main.sh): 0.9100 measured (0.9121 on the earlier kernels),
+    about two minutes."""
     acc = _test_accuracy(capsys, ["train", "lenet5", "--epochs", 15, "--batch-size", 64,
                                   "--lr", 2e-3, "--schedule", "cosine", "--augment", "crop",
                                   "--out", tmp_path])
     assert acc >= 0.91
 
 
-def test_fmnist_cnn_reaches_93_percent(tmp_path, capsys):
-    """20 epochs, about 15-20 minutes: 0.9327 measured; the issue's target is 0.934."""
-    acc = _test_accuracy(capsys, ["train", "fmnist-cnn", "--epochs", 20, "--schedule", "cosine",
-                                  "--out", tmp_path])
-    assert acc >= 0.93
+def test_fmnist_cnn_reaches_the_published_934(tmp_path, capsys):
+    """40 epochs with flips, about 17 minutes: 0.9357 measured; the benchmark table's 0.934."""
+    acc = _test_accuracy(capsys, ["train", "fmnist-cnn", "--epochs", 40, "--schedule", "cosine",
+                                  "--augment", "flip", "--out", tmp_path])
+    assert acc >= 0.934
