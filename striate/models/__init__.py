@@ -8,7 +8,7 @@ line in :data:`MODELS`.
 Example::
 
     from striate import models
-    models.list_models()                          # ['fmnist-cnn', 'lenet5']
+    models.list_models()                          # ['fmnist-cnn', 'lenet5', 'plain110', ...]
     model = models.create("lenet5", num_classes=10)
     models.MODELS["lenet5"].input_size            # (28, 28)
 """
