@@ -83,10 +83,13 @@ def conv_kernels(x, spatial_dims: int | None = None):
                                      else spatial_dims) else None
 
 
+def _numpy_float32(a) -> bool:
+    return type(a).__module__.split(".")[0] == "numpy" and a.dtype == "float32"
+
+
 def _onednn_float32(x) -> bool:
     """oneDNN is selected and available, and ``x`` is a NumPy float32 array."""
-    return (current() == "onednn" and type(x).__module__.split(".")[0] == "numpy"
-            and x.dtype == "float32")
+    return current() == "onednn" and _numpy_float32(x)
 
 
 def norm_kernels(x):
@@ -119,10 +122,6 @@ def matmul_kernels(x, *arrays):
     On oneDNN the layer's products share OpenMP's threads with the convolutions instead of
     fighting NumPy's BLAS threads for the cores (see :mod:`striate.functional.linear`).
     """
-    if not _onednn_float32(x):
+    if not _onednn_float32(x) or not all(a is None or _numpy_float32(a) for a in arrays):
         return None
-    for a in arrays:
-        if a is not None and not (type(a).__module__.split(".")[0] == "numpy"
-                                  and a.dtype == "float32"):
-            return None
     return onednn

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from .. import functional as F
 from . import init
 from ._checks import check, int_tuple, is_real
-from .layers import empty_parameter, is_int
+from .layers import empty_parameter, is_int, ntuple
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
@@ -116,11 +116,11 @@ class AvgPool1d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
         super().__init__()
-        name = "AvgPool1d"
-        self.kernel_size = int_tuple(name, "kernel_size", kernel_size, 1)
-        self.stride = int_tuple(name, "stride", stride if stride is not None else kernel_size, 1)
-        self.padding = int_tuple(name, "padding", padding, 1, low=0)
-        _check_windows(name, 1, kernel_size, stride, padding)
+        _check_windows("AvgPool1d", 1, kernel_size, stride, padding)
+        self.kernel_size = ntuple("AvgPool1d", "kernel_size", kernel_size, 1)
+        self.stride = ntuple("AvgPool1d", "stride", stride if stride is not None
+                             else kernel_size, 1)
+        self.padding = ntuple("AvgPool1d", "padding", padding, 1)
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x):
