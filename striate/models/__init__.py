@@ -36,11 +36,16 @@ class ModelEntry:
         input_size: the ``(H, W)`` the architecture is laid out for; the command line resizes
             images to it.
         description: one line for ``striate models``.
+        task: ``"classify"`` (images to logits) or ``"segment"`` (images to per-pixel logits).
+        heavy: too large for the per-model checks on the CPU in CI (output shape, gradients,
+            memorising a batch at ``input_size``); such a model has its own, cheaper tests.
     """
 
     builder: Callable
-    input_size: tuple[int, int]
+    input_size: tuple[int, ...]
     description: str
+    task: str = "classify"
+    heavy: bool = False
 
 
 MODELS: dict[str, ModelEntry] = {
