@@ -14,7 +14,6 @@ why gradients *accumulate* (``+=``), in the leaves' ``.grad`` as in PyTorch.
 from __future__ import annotations
 
 import contextlib
-import functools
 import numbers
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 from . import backend
 
 __all__ = ["Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad",
-           "is_grad_enabled", "set_grad_enabled"]
+           "is_grad_enabled", "set_grad_enabled", "observe_ops"]
 
 # ---------------------------------------------------------------------------------------------
 # Grad mode
@@ -68,6 +67,35 @@ def enable_grad():
 
 
 # ---------------------------------------------------------------------------------------------
+# Op observers: tools that watch every op of a forward pass
+# ---------------------------------------------------------------------------------------------
+_op_observers: list = []
+
+
+@contextlib.contextmanager
+def observe_ops(observer):
+    """Call ``observer(fn, inputs, output)`` after every :class:`Function` runs inside the block.
+
+    ``fn`` is the Function instance (its settings, e.g. a convolution's ``stride``, are on it),
+    ``inputs`` the tuple of input tensors (``None`` for an absent optional input) and ``output``
+    the result. This is how :func:`striate.analysis.summary` counts multiply-adds and follows
+    receptive fields through a whole forward pass, including the ops a model's ``forward`` calls
+    between its layers (a residual sum, a concatenation). Observers see every thread's ops.
+
+    Example::
+
+        names = []
+        with observe_ops(lambda fn, inputs, out: names.append(fn.name)):
+            model(x)                          # names: ['ConvNd', 'ReLU', 'MaxPool', ...]
+    """
+    _op_observers.append(observer)
+    try:
+        yield observer
+    finally:
+        _op_observers.remove(observer)
+
+
+# ---------------------------------------------------------------------------------------------
 # Function: one node of the graph
 # ---------------------------------------------------------------------------------------------
 class Function:
@@ -107,6 +135,8 @@ class Function:
         if record:
             self.inputs = tensors
             out.grad_fn = self
+        for observer in _op_observers:
+            observer(self, tensors, out)
         return out
 
     @property

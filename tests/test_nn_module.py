@@ -138,3 +138,51 @@ def test_apply_visits_children_first_and_to_casts_in_place():
     assert seq(striate.ones(2, 3, dtype="float64")).dtype == np.float64
     seq.float()
     assert seq[0].calls.dtype == np.float32
+
+
+def test_forward_hooks_follow_pytorchs_semantics():
+    """Pre-hooks may replace the arguments (a single value is wrapped), forward hooks the output;
+    each sees what the one before it made; remove() stops them; forward() bypasses them."""
+    ours, theirs = nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    calls, results = {}, {}
+    for lib, module, x in (("striate", ours, striate.ones(1, 3)),
+                           ("torch", theirs, torch.ones(1, 3))):
+        seen = calls[lib] = []
+
+        def pre(m, args):
+            seen.append(("pre", type(m).__name__, len(args)))
+            return args[0] + 1
+
+        def post(m, args, out):
+            seen.append(("post", round(args[0].sum().item(), 4)))  # the replaced input: 2 * 3
+            return out * 2
+
+        def post2(m, args, out):
+            seen.append(("post2", round(out.sum().item(), 4)))  # post's output
+
+        handles = [module.register_forward_pre_hook(pre), module.register_forward_hook(post),
+                   module.register_forward_hook(post2)]
+        results[lib] = np.asarray(module(x).detach() if lib == "torch" else module(x).numpy())
+        module.forward(x)  # no hooks on a direct forward call
+        for handle in handles:
+            handle.remove()
+        handles[0].remove()  # twice is harmless
+        module(x)
+    assert calls["striate"] == calls["torch"] and len(calls["striate"]) == 3
+    np.testing.assert_allclose(results["striate"], results["torch"], rtol=1e-6)
+    with ours.register_forward_hook(lambda m, args, out: out * 0):
+        assert float(np.abs(ours(striate.ones(1, 3)).numpy()).sum()) == 0
+    assert float(np.abs(ours(striate.ones(1, 3)).numpy()).sum()) > 0
+
+
+def test_skip_init_builds_without_drawing():
+    striate.manual_seed(3)
+    expected = nn.Conv2d(3, 8, 3).weight.data
+    striate.manual_seed(3)
+    with nn.init.skip_init():
+        layer = nn.Conv2d(3, 8, 3)
+        assert not np.any(layer.weight.data)          # left as allocated (zeros)
+        assert nn.init.kaiming_normal_(layer.weight) is layer.weight
+    # the generator did not move: the next layer draws what the first draw would have been
+    np.testing.assert_array_equal(nn.Conv2d(3, 8, 3).weight.data, expected)

@@ -15,6 +15,7 @@ fan_out = out * prod(k), as in PyTorch.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -24,7 +25,29 @@ from ..backend import get_array_module, get_generator
 
 __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_", "constant_",
            "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_"]
+           "kaiming_normal_", "skip_init"]
+
+_skipping = False
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Inside this context the random schemes (``uniform_``, ``normal_`` and the Xavier and
+    Kaiming ones built on them) leave their tensor as it is, so building a model allocates its
+    parameters without drawing them: for counting parameters, or for loading weights right after
+    (like ``torch.nn.utils.skip_init``). Striate's generator is not advanced.
+
+    Example::
+
+        with striate.nn.init.skip_init():
+            count = striate.models.create("vgg16").num_parameters()   # no 138M random draws
+    """
+    global _skipping
+    previous, _skipping = _skipping, True
+    try:
+        yield
+    finally:
+        _skipping = previous
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -62,11 +85,15 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with U(a, b)."""
+    if _skipping:
+        return tensor
     return _fill(tensor, get_generator().uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2) (the lectures' fixed-variance Gaussian, e.g. std=0.01)."""
+    if _skipping:
+        return tensor
     return _fill(tensor, get_generator().normal(mean, std, size=tensor.shape))
 
 

@@ -8,15 +8,16 @@ Modules own parameters, not math: ``forward`` composes ``striate.functional`` ca
 """
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from ..autograd import Tensor
 from ..backend import get_array_module
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
 
 
 class Parameter(Tensor):
@@ -28,6 +29,26 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class RemovableHandle:
+    """What :meth:`Module.register_forward_hook` returns: ``remove()`` takes the hook off again
+    (also on leaving a ``with`` block), as ``torch.utils.hooks.RemovableHandle``."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: OrderedDict):
+        self._hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 class Module:
@@ -42,6 +63,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # ---- registration -------------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -242,7 +265,52 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        """``forward(*args, **kwargs)``, with the forward hooks around it (PyTorch's order: the
+        pre-hooks, forward, then the hooks, each in the order they were registered)."""
+        for hook in tuple(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``, as in PyTorch.
+
+        ``args`` is the tuple of positional arguments (keyword arguments are not passed). A hook
+        that returns something other than ``None`` replaces the arguments (a single value is
+        wrapped into a 1-tuple).
+
+        Returns:
+            a :class:`RemovableHandle`; ``handle.remove()`` unregisters the hook.
+        """
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``, as in PyTorch.
+
+        A hook that returns something other than ``None`` replaces the output. Hooks see the
+        calls made through ``module(...)``, not direct calls of ``module.forward(...)``.
+
+        Example::
+
+            shapes = []
+            handle = model.c1.register_forward_hook(lambda m, args, out: shapes.append(out.shape))
+            model(x)
+            handle.remove()
+
+        Returns:
+            a :class:`RemovableHandle`; ``handle.remove()`` unregisters the hook.
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     def extra_repr(self) -> str:
         return ""
