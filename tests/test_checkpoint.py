@@ -234,3 +234,15 @@ def test_resume_needs_a_full_checkpoint(tmp_path):
     trained(epochs=1, checkpoint=train.ModelCheckpoint(path, save_weights_only=True))
     with pytest.raises(ValueError, match="holds no optimizer state"):
         trained(epochs=2, resume=path)
+
+
+def test_zero_dim_buffers_keep_their_shape(tmp_path):
+    """BatchNorm's num_batches_tracked is 0-d; the file must hold it 0-d so it loads strictly."""
+    model = striate.nn.Sequential(striate.nn.Conv2d(1, 2, 3), striate.nn.BatchNorm2d(2))
+    model(striate.tensor(np.ones((2, 1, 5, 5), dtype=np.float32)))
+    train.save_checkpoint(tmp_path / "bn.safetensors", model)
+    stored = safetensors.numpy.load_file(str(tmp_path / "bn.safetensors"))
+    assert [v.shape for k, v in stored.items() if k.endswith("num_batches_tracked")] == [()]
+    fresh = striate.nn.Sequential(striate.nn.Conv2d(1, 2, 3), striate.nn.BatchNorm2d(2))
+    train.load_checkpoint(tmp_path / "bn.safetensors", fresh)
+    assert int(np.asarray(fresh.state_dict()["1.num_batches_tracked"])) == 1

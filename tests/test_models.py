@@ -132,6 +132,15 @@ def test_fmnist_cnn_parameter_count():
     assert models.fmnist_cnn().num_parameters() == expected == 824554
 
 
+def test_fmnist_cnn_without_batch_norm():
+    """The batch-norm ablation: biased convolutions, no BN layers, same head."""
+    model = models.FashionCNN(batch_norm=False)
+    # conv 1*32*9+32, conv 32*64*9+64, dense 3136*256+256, dense 256*10+10
+    assert model.num_parameters() == 320 + 18496 + 803072 + 2570 == 824458
+    assert not any(isinstance(m, striate.nn.BatchNorm2d) for m in model.modules())
+    assert model(striate.tensor(_input(2))).shape == (2, 10)
+
+
 def test_fmnist_cnn_checks_its_input_size():
     with pytest.raises(ValueError, match="divisible by 4"):
         models.FashionCNN(input_size=(30, 30))

@@ -3,6 +3,8 @@
 * File formats (nothing is downloaded): IDX for MNIST-style sets (:func:`load_fashion_mnist`
   reads Debian's ``dataset-fashion-mnist``), CIFAR python batches, folders of images, and
   scikit-learn's bundled 8x8 digits.
+* Generated: :func:`make_shapes` / :func:`make_shapes3d`, noisy shapes and their masks (a
+  segmentation task for U-Net and V-Net).
 * :class:`Dataset`, :class:`ArrayDataset`, :class:`Subset`, :func:`random_split` and
   :func:`validation_split` (Keras' hold-out-the-last-fraction rule).
 * :class:`DataLoader`: ``(x, y)`` Tensors, seeded per-epoch shuffling, resumable state,
@@ -32,6 +34,7 @@ from .cifar import (CIFAR10_CLASSES, RestrictedUnpickler, cifar_class_names, loa
 from .datasets import (ArrayDataset, Dataset, Subset, default_collate, random_split,
                        validation_split)
 from .digits import load_digits
+from .shapes import make_shapes, make_shapes3d
 from .folder import IMAGE_EXTENSIONS, ImageFolder, read_image
 from .idx import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, KMNIST_CLASSES, load_emnist,
                   load_fashion_mnist, load_kmnist, load_mnist, read_idx, write_idx)
@@ -44,6 +47,7 @@ __all__ = [
     "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "KMNIST_CLASSES",
     "load_cifar10", "load_cifar100", "cifar_class_names", "safe_unpickle", "RestrictedUnpickler",
     "CIFAR10_CLASSES", "ImageFolder", "read_image", "IMAGE_EXTENSIONS", "load_digits",
+    "make_shapes", "make_shapes3d",
     # datasets and loading
     "Dataset", "ArrayDataset", "Subset", "random_split", "validation_split", "default_collate",
     "DataLoader",

@@ -23,8 +23,15 @@ from .. import nn
 __all__ = ["FashionCNN", "fmnist_cnn"]
 
 
-def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
-    """conv 3x3 (padding 1, no bias) -> batch norm -> ReLU -> 2x2 max pool: halves H and W."""
+def _stage(in_channels: int, out_channels: int, batch_norm: bool = True) -> nn.Sequential:
+    """conv 3x3 (padding 1) -> batch norm -> ReLU -> 2x2 max pool: halves H and W.
+
+    With batch norm the convolution has no bias (BN's shift replaces it); without, the stage is
+    conv (with bias) -> ReLU -> max pool, and its indices stay those of torch's layout (0, 2, 3).
+    """
+    if not batch_norm:
+        return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.Identity(),
+                             nn.ReLU(), nn.MaxPool2d(2))
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
                          nn.BatchNorm2d(out_channels), nn.ReLU(), nn.MaxPool2d(2))
 
@@ -39,21 +46,24 @@ class FashionCNN(nn.Module):
         hidden: units of the hidden dense layer.
         dropout: dropout probabilities after the convolutions and after the hidden layer.
         input_size: the ``(H, W)`` of the input (divisible by 4); sets the head's width.
+        batch_norm: normalise after each convolution (False: the ablation of the batch-norm
+            experiment, with biased convolutions instead).
 
     Shapes:
         (N, in_channels, H, W) -> (N, num_classes).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, widths=(32, 64),
-                 hidden: int = 256, dropout=(0.25, 0.5), input_size=(28, 28)):
+                 hidden: int = 256, dropout=(0.25, 0.5), input_size=(28, 28),
+                 batch_norm: bool = True):
         super().__init__()
         h, w = input_size
         if h % 4 or w % 4:
             raise ValueError(f"FashionCNN: input_size must be divisible by 4 (two 2x2 poolings), "
                              f"got {tuple(input_size)}")
         c1, c2 = widths
-        self.features = nn.Sequential(_stage(in_channels, c1),   # (N, c1, H/2, W/2)
-                                      _stage(c1, c2),            # (N, c2, H/4, W/4)
+        self.features = nn.Sequential(_stage(in_channels, c1, batch_norm),  # (N, c1, H/2, W/2)
+                                      _stage(c1, c2, batch_norm),           # (N, c2, H/4, W/4)
                                       nn.Dropout(dropout[0]))
         self.classifier = nn.Sequential(nn.Flatten(),            # (N, c2 * H/4 * W/4)
                                         nn.Linear(c2 * (h // 4) * (w // 4), hidden), nn.ReLU(),

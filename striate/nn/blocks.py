@@ -247,20 +247,27 @@ class InceptionAux(Module):
     torchvision pools adaptively), a 1x1 convolution to 128 channels, a 1024-unit fully connected
     layer with ReLU, dropout 0.7 and the class scores. Names as torchvision: conv, fc1, fc2.
 
+    Args:
+        in_channels, num_classes: input channels, outputs (logits).
+        dropout: the drop probability before fc2.
+        batch_norm: as :class:`BasicConv2d`.
+        conv_channels, hidden: the widths of the 1x1 convolution (128) and of fc1 (1024);
+            smaller for a narrow GoogLeNet.
+
     Shapes:
         (N, in_channels, H, W) -> (N, num_classes).
     """
 
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, conv_channels: int = 128, hidden: int = 1024):
         super().__init__()
-        self.conv = BasicConv2d(in_channels, 128, batch_norm, kernel_size=1)
-        self.fc1 = Linear(2048, 1024)
-        self.fc2 = Linear(1024, num_classes)
+        self.conv = BasicConv2d(in_channels, conv_channels, batch_norm, kernel_size=1)
+        self.fc1 = Linear(conv_channels * 4 * 4, hidden)
+        self.fc2 = Linear(hidden, num_classes)
         self.dropout = Dropout(p=dropout)
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(x, (4, 4))
-        x = F.flatten(self.conv(x), 1)        # (N, 128 * 4 * 4) = (N, 2048)
+        x = F.flatten(self.conv(x), 1)        # (N, conv_channels * 4 * 4) = (N, 2048)
         x = self.dropout(F.relu(self.fc1(x)))
         return self.fc2(x)

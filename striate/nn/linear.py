@@ -101,13 +101,16 @@ class RBFOutput(Module):
             each digit's centre as a stylised 7x12 bitmap of +-1 (84 = 7 * 12). Default: random
             +-1 codes, the alternative the paper names ("chosen at random with equal
             probabilities for -1 and +1").
-        trainable: learn the centres (LeNet kept them fixed, "at least initially").
+        trainable: learn the centres (LeNet kept them fixed, "at least initially"). Fixed
+            centres are a buffer, like batch norm's running statistics: saved in the
+            ``state_dict`` but not returned by ``parameters()``, so no optimiser sees them and
+            ``num_parameters()`` leaves them out.
 
     Shapes:
         input (N, in_features); output (N, out_features), every entry >= 0.
 
     Parameters:
-        weight (out_features, in_features): the centres.
+        weight (out_features, in_features): the centres (a buffer when not trainable).
     """
 
     def __init__(self, in_features: int, out_features: int, centers=None, trainable: bool = True):
@@ -125,7 +128,10 @@ class RBFOutput(Module):
                 raise ValueError(f"RBFOutput: centers must have shape "
                                  f"{(out_features, in_features)}, got {centers.shape}")
             self.weight.data[...] = centers
-        self.weight.requires_grad_(trainable)
+        if not trainable:
+            centres = self.weight.detach()
+            del self.weight  # from the parameters ...
+            self.register_buffer("weight", centres)  # ... to the buffers, under the same name
 
     def reset_parameters(self) -> None:
         """Random +-1 codes, each entry -1 or +1 with probability 1/2."""

@@ -17,11 +17,13 @@ from .loop import Trainer, evaluate, fit, predict
 from .history import History
 from .metrics import accuracy, confusion_matrix, get_metric, per_class_accuracy, top_k_accuracy
 from .progress import ProgressBar
+from .segmentation import dice_bce_loss, dice_score, pixel_accuracy
 
 __all__ = [
     "fit", "evaluate", "predict", "Trainer", "History",
     "Callback", "CallbackList", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
     "ModelCheckpoint", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "ProgressBar",
     "accuracy", "top_k_accuracy", "confusion_matrix", "per_class_accuracy", "get_metric",
+    "dice_score", "pixel_accuracy", "dice_bce_loss",
     "save_checkpoint", "load_checkpoint", "read_checkpoint_metadata",
 ]

@@ -138,7 +138,9 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int | No
     """
     path = os.fspath(path)
     weights = model.state_dict()
-    tensors = {_MODEL + name: np.ascontiguousarray(array) for name, array in weights.items()}
+    # reshape: ascontiguousarray makes a 0-d array (BatchNorm's num_batches_tracked) 1-d
+    tensors = {_MODEL + name: np.ascontiguousarray(array).reshape(array.shape)
+               for name, array in weights.items()}
     meta = {
         "format": FORMAT, "version": VERSION,
         "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

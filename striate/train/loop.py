@@ -43,12 +43,14 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
 from .metrics import get_metric
 from .progress import ProgressBar
+from .segmentation import dice_bce_loss
 
 __all__ = ["fit", "evaluate", "predict", "Trainer"]
 
 _LOSSES = {name: getattr(F, name) for name in (
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits")}
+_LOSSES["dice_bce"] = dice_bce_loss  # segmentation logits vs masks
 _OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
                "rmsprop": optim.RMSprop}
 
@@ -71,6 +73,33 @@ def _get_optimizer(optimizer, model):
         return _OPTIMIZERS[optimizer.lower()](list(model.parameters()))
     raise ValueError(f"fit: optimizer must be an Optimizer or one of {sorted(_OPTIMIZERS)} "
                      f"(with its default settings), got {optimizer!r}")
+
+
+def _check_aux_weight(op: str, aux_loss_weight):
+    if aux_loss_weight is not None and (isinstance(aux_loss_weight, bool) or not isinstance(
+            aux_loss_weight, (int, float)) or not aux_loss_weight >= 0):
+        raise ValueError(f"{op}: aux_loss_weight must be a number >= 0 or None, "
+                         f"got {aux_loss_weight!r}")
+
+
+def _main_output(out):
+    """The output that metrics and predictions use: the first item when the model returns a tuple
+    (its main head before the auxiliary ones, as GoogLeNet in training mode)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _total_loss(loss_fn, out, y, aux_loss_weight):
+    """``loss_fn(out, y)``; for a tuple ``(main, aux_1, ..., aux_k)`` from a model with auxiliary
+    classifiers, ``loss_fn(main, y) + aux_loss_weight * sum_i loss_fn(aux_i, y)`` (Szegedy et al.
+    2015 weigh GoogLeNet's two by 0.3). ``aux_loss_weight=None`` hands the tuple to ``loss_fn``."""
+    if not isinstance(out, tuple) or aux_loss_weight is None:
+        return loss_fn(out, y)
+    main, *aux = out
+    loss = loss_fn(main, y)
+    for head in aux:
+        if head is not None:
+            loss = loss + aux_loss_weight * loss_fn(head, y)
+    return loss
 
 
 def _host(a):
@@ -128,7 +157,8 @@ def _batches(loader):
 
 
 # ---- scoring -----------------------------------------------------------------------------------
-def _score(model, loader, loss_fn, metrics, regularization_loss=None) -> dict:
+def _score(model, loader, loss_fn, metrics, regularization_loss=None,
+           aux_loss_weight=None) -> dict:
     """Sample-weighted means of the loss and metrics over ``loader``, in eval mode, no graph."""
     was_training = model.training
     model.eval()
@@ -140,9 +170,10 @@ def _score(model, loader, loss_fn, metrics, regularization_loss=None) -> dict:
                 n = len(x)
                 count += n
                 if loss_fn is not None:
-                    totals["loss"] += float(loss_fn(out, y).item()) * n
+                    totals["loss"] += float(_total_loss(loss_fn, out, y,
+                                                        aux_loss_weight).item()) * n
                 for name, fn in metrics:
-                    totals[name] += float(fn(y.data, out.data)) * n
+                    totals[name] += float(fn(y.data, _main_output(out).data)) * n
             if loss_fn is not None and regularization_loss is not None:
                 totals["loss"] += float(regularization_loss(model).item()) * count
     finally:
@@ -212,7 +243,7 @@ def predict(model, x, batch_size: int = 32, probabilities: bool = False) -> np.n
     try:
         with no_grad(), _batches(x) as batches:
             for xb, _ in batches:
-                out = model(xb)
+                out = _main_output(model(xb))
                 if probabilities:
                     out = F.softmax(out, dim=1)
                 outputs.append(to_numpy(out.data))
@@ -237,7 +268,7 @@ class Trainer:
     def __init__(self, model, optimizer, train_loader, loss="cross_entropy",
                  metrics=("accuracy",), val_loader=None, scheduler=None,
                  scheduler_interval: str = "epoch", callbacks=(), regularization_loss=None,
-                 augment=None, params: dict | None = None):
+                 augment=None, params: dict | None = None, aux_loss_weight=0.3):
         if scheduler_interval not in ("epoch", "batch"):
             raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', "
                              f"got {scheduler_interval!r}")
@@ -251,6 +282,8 @@ class Trainer:
         self.metrics = [get_metric(m) for m in metrics]
         self.scheduler_interval = scheduler_interval
         self.regularization_loss, self.augment = regularization_loss, augment
+        _check_aux_weight("fit", aux_loss_weight)
+        self.aux_loss_weight = aux_loss_weight
         self.callbacks = CallbackList(callbacks)
         self.history = next((cb for cb in callbacks if isinstance(cb, History)), None)
         self.params = dict(params or {})
@@ -327,7 +360,7 @@ class Trainer:
         logs.update(self._train_batches(epoch))
         if self.val_loader is not None:
             scores = _score(self.model, self.val_loader, self.loss_fn, self.metrics,
-                            self.regularization_loss)
+                            self.regularization_loss, self.aux_loss_weight)
             logs.update({f"val_{k}": v for k, v in scores.items()})
         logs["lr"] = lr
         logs["time"] = time.perf_counter() - start
@@ -372,7 +405,7 @@ class Trainer:
             x = Tensor(self.augment(x.data))
         self.optimizer.zero_grad()
         out = self.model(x)
-        loss = self.loss_fn(out, y)
+        loss = _total_loss(self.loss_fn, out, y, self.aux_loss_weight)
         if self.regularization_loss is not None:
             loss = loss + self.regularization_loss(self.model)
         value = float(loss.item())
@@ -381,7 +414,7 @@ class Trainer:
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
-        return value, out.data
+        return value, _main_output(out).data
 
 
 def _hyperparameters(optimizer, train, val, epochs, loss_name, metric_names, **settings):
@@ -400,7 +433,8 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
         metrics=("accuracy",), batch_size: int = 32, validation_split: float = 0.0,
         validation_data=None, callbacks=(), shuffle: bool = True, seed: int | None = None,
         verbose="auto", resume=None, checkpoint=None, scheduler=None,
-        scheduler_interval: str = "epoch", regularization_loss="auto", augment=None) -> History:
+        scheduler_interval: str = "epoch", regularization_loss="auto", augment=None,
+        aux_loss_weight=0.3) -> History:
     """Train ``model`` by mini-batch gradient descent, Keras-style; return its :class:`History`.
 
     Args:
@@ -409,7 +443,9 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
             (used as is: ``batch_size``, ``shuffle`` and ``seed`` then do not apply).
         epochs: the number of epochs in all; a resumed run continues up to it.
         loss: ``"cross_entropy"`` (logits vs class labels), ``"nll_loss"``, ``"mse_loss"``,
-            ``"binary_cross_entropy[_with_logits]"``, or ``loss(output, target) -> Tensor``.
+            ``"binary_cross_entropy[_with_logits]"``, ``"dice_bce"`` (segmentation logits vs
+            masks, :func:`~striate.train.segmentation.dice_bce_loss`), or
+            ``loss(output, target) -> Tensor``.
         optimizer: an Optimizer, or ``"adam"``, ``"sgd"``, ``"adamw"``, ``"rmsprop"`` with the
             class's default settings.
         metrics: names or callables ``fn(y_true, y_pred) -> float`` (see
@@ -438,6 +474,11 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
             (:func:`~striate.nn.regularization_loss`) when any layer has one, as Keras adds
             ``model.losses``; ``None`` adds nothing.
         augment: ``fn(batch array) -> batch array`` applied to each training batch.
+        aux_loss_weight: for a model that returns a tuple ``(main, aux_1, ...)`` in training
+            mode (auxiliary classifiers, e.g. GoogLeNet): the loss is ``loss(main) +
+            aux_loss_weight * sum(loss(aux_i))`` (the paper's 0.3 by default) and the metrics
+            score ``main``. ``None`` passes the tuple to a ``loss`` that handles it itself.
+            Models returning a single output are not affected.
 
     Returns:
         The :class:`History`: ``history.history`` holds a list per key (``loss``, metrics,
@@ -451,6 +492,7 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
         raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
     if verbose not in ("auto", 0, 1, 2):
         raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    _check_aux_weight("fit", aux_loss_weight)
     optimizer = _get_optimizer(optimizer, model)
     regularization_loss = _regularization("fit", regularization_loss, model)
     train, val = _train_val_loaders(data, validation_split, validation_data, batch_size,
@@ -473,5 +515,5 @@ def fit(model, data, epochs: int = 1, loss="cross_entropy", optimizer="adam",
     trainer = Trainer(model, optimizer, train, loss=loss, metrics=metrics, val_loader=val,
                       scheduler=scheduler, scheduler_interval=scheduler_interval,
                       callbacks=callbacks, regularization_loss=regularization_loss,
-                      augment=augment, params=params)
+                      augment=augment, params=params, aux_loss_weight=aux_loss_weight)
     return trainer.fit(int(epochs), resume=resume)

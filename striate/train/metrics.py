@@ -26,6 +26,7 @@ import re
 import numpy as np
 
 from ..backend import to_numpy
+from .segmentation import dice_score, pixel_accuracy
 
 __all__ = ["accuracy", "top_k_accuracy", "confusion_matrix", "per_class_accuracy",
            "get_metric"]
@@ -157,9 +158,10 @@ def get_metric(metric) -> tuple[str, callable]:
     """Resolve an entry of ``fit(metrics=[...])`` to ``(name, fn(y_true, y_pred) -> float)``.
 
     Names: ``"accuracy"`` (or ``"acc"``), ``"top_k_accuracy"`` (k = 5, logged as
-    ``top_5_accuracy``) and ``"top_<k>_accuracy"`` / ``"top<k>_accuracy"`` for any k. A callable
-    is used as is, logged under its ``__name__``. The fit loop averages a metric over batches
-    weighted by batch size, so it must be a mean over samples.
+    ``top_5_accuracy``) and ``"top_<k>_accuracy"`` / ``"top<k>_accuracy"`` for any k; for
+    segmentation ``"dice"`` and ``"pixel_accuracy"`` (:mod:`~striate.train.segmentation`). A
+    callable is used as is, logged under its ``__name__``. The fit loop averages a metric over
+    batches weighted by batch size, so it must be a mean over samples.
     """
     if callable(metric):
         return getattr(metric, "__name__", type(metric).__name__), metric
@@ -168,12 +170,15 @@ def get_metric(metric) -> tuple[str, callable]:
                         f"got {type(metric).__name__}")
     if metric in ("accuracy", "acc"):
         return "accuracy", accuracy
+    if metric in ("dice", "pixel_accuracy"):  # segmentation logits vs masks
+        return metric, dice_score if metric == "dice" else pixel_accuracy
     k = 5 if metric == "top_k_accuracy" else None
     match = _TOP_K.fullmatch(metric)
     if match:
         k = int(match.group(1))
     if k is None:
         raise ValueError(f"get_metric: unknown metric {metric!r}; use 'accuracy', "
-                         "'top_k_accuracy', 'top_<k>_accuracy' or a callable "
+                         "'top_k_accuracy', 'top_<k>_accuracy', 'dice', "
+                         "'pixel_accuracy' or a callable "
                          "fn(y_true, y_pred) -> float")
     return f"top_{k}_accuracy", functools.partial(top_k_accuracy, k=k)
