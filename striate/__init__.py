@@ -34,6 +34,7 @@ from .kernels import use_kernels
 from .kernels.memory import keep_freed_memory
 from .kernels.threads import get_num_threads, set_num_threads
 from . import data, nn, optim, train  # noqa: E402
+from . import analysis  # noqa: E402  (after nn: it reads the layers)
 
 keep_freed_memory()  # freed arrays are reused by the next step, not returned to the system
 
@@ -49,7 +50,7 @@ __all__ = [
     "set_default_dtype", "get_array_module", "gradcheck", "GradcheckError", "functional",
     "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "cat", "stack",
     "where", "float32", "float64", "int64", "backend", "use_kernels", "set_num_threads",
-    "get_num_threads", "nn", "optim", "data", "train",
+    "get_num_threads", "nn", "optim", "data", "train", "analysis",
 ]
 
 
