@@ -11,13 +11,16 @@ ReLU passes no gradient at exactly 0.
 """
 from __future__ import annotations
 
+import contextlib
+
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from .elementwise import cast
 from .shape import _axis
 
 __all__ = ["relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "lecun_tanh", "softmax",
-           "log_softmax", "SELU_ALPHA", "SELU_SCALE", "LECUN_TANH_A", "LECUN_TANH_S"]
+           "log_softmax", "relu_backward_rule", "SELU_ALPHA", "SELU_SCALE", "LECUN_TANH_A",
+           "LECUN_TANH_S"]
 
 # Klambauer et al. (2017), "Self-Normalizing Neural Networks", eq. (14): the fixed point
 # (mean 0, variance 1) of the activations' moments.
@@ -38,8 +41,45 @@ def _float_input(op: str, x) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
+# The rule ReLU's backward applies. "gradient" is the true derivative; the two others are the
+# modified backward passes of the attribution methods (checklist V4), which striate.explain
+# switches on for the length of one backward pass with relu_backward_rule(...).
+_RELU_RULES = ("gradient", "guided", "deconvnet")
+_relu_rule = "gradient"
+
+
+@contextlib.contextmanager
+def relu_backward_rule(rule: str):
+    """Run every ReLU backward inside the block with ``rule`` instead of the derivative.
+
+    ``"gradient"``: gx = gy * [x > 0] (the chain rule, the default).
+    ``"guided"``: gx = gy * [x > 0] * [gy > 0] (guided backpropagation, Springenberg et al. 2015).
+    ``"deconvnet"``: gx = gy * [gy > 0] (Zeiler & Fergus 2014: the forward input's sign is
+    ignored, the ReLU is applied to the signal going down).
+
+    The rule is read when backward runs, so it is the backward call that goes in the block::
+
+        logits = model(x)
+        with F.relu_backward_rule("guided"):
+            logits.backward(one_hot)
+    """
+    global _relu_rule
+    if rule not in _RELU_RULES:
+        raise ValueError(f"relu_backward_rule: rule must be one of {', '.join(_RELU_RULES)}, "
+                         f"got {rule!r}")
+    previous, _relu_rule = _relu_rule, rule
+    try:
+        yield
+    finally:
+        _relu_rule = previous
+
+
 class ReLU(Function):
-    """y = max(x, 0);  gx = gy * [x > 0]  (0 at x = 0, as PyTorch)."""
+    """y = max(x, 0);  gx = gy * [x > 0]  (0 at x = 0, as PyTorch).
+
+    Inside :func:`relu_backward_rule` the backward is guided (gx = gy * [x > 0] * [gy > 0]) or
+    deconvnet's (gx = gy * [gy > 0]) instead.
+    """
 
     def forward(self, x):
         if self.needs_input_grad[0]:  # the mask only when a backward will read it
@@ -49,7 +89,13 @@ class ReLU(Function):
     def backward(self, gy):
         # stored as x was (a gradient in another layout is not passed on down the network)
         xp = get_array_module(gy)
-        return xp.multiply(gy, self.positive, out=xp.empty_like(self.positive, dtype=gy.dtype))
+        gx = xp.empty_like(self.positive, dtype=gy.dtype)
+        if _relu_rule == "deconvnet":
+            return xp.maximum(gy, 0, out=gx)                           # gy * [gy > 0]
+        xp.multiply(gy, self.positive, out=gx)                         # gy * [x > 0]
+        if _relu_rule == "guided":
+            xp.maximum(gx, 0, out=gx)                                  # ... * [gy > 0]
+        return gx
 
 
 class LeakyReLU(Function):
