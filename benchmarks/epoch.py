@@ -93,7 +93,7 @@ def main(argv=None) -> None:
     # Both workers import NumPy before their library; OpenBLAS's idle threads must stop spinning
     # (striate sets this itself when it is imported before NumPy), else they slow oneDNN's.
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_THREAD_TIMEOUT="4")
-    print(f"| model | Striate s/epoch | PyTorch s/epoch | PyTorch/Striate |\n|---|---:|---:|---:|")
+    print("| model | Striate s/epoch | PyTorch s/epoch | PyTorch/Striate |\n|---|---:|---:|---:|")
     for name in args.models:
         runs = {"striate": [], "torch": []}
         for i in range(args.pairs):

@@ -3,9 +3,11 @@
 ::
 
     striate models                                       # what can be trained
+    striate summary lenet5 --input 1x28x28               # layers, params, MACs, receptive fields
     striate train lenet5 --epochs 10 --out runs/lenet5   # Fashion-MNIST by default
     striate evaluate runs/lenet5/model.safetensors       # loss, accuracy, per-class table
     striate predict runs/lenet5/model.safetensors shoe.png --invert --top-k 3
+    striate train unet --dataset shapes --epochs 4       # segmentation: test Dice (cli_segment)
 
 ``train`` writes ``OUT/model.safetensors`` (with its JSON sidecar: model name and arguments, the
 dataset, its normalisation and class names), ``OUT/history.csv``, ``OUT/learning_curves.png`` and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,7 +31,7 @@ import numpy as np
 
 from . import data as sdata
 from . import functional as F
-from . import models, optim, train
+from . import models, nn, optim, train
 from .autograd import Tensor
 from .backend import manual_seed
 from .kernels.threads import set_num_threads
@@ -36,7 +39,7 @@ from .kernels.threads import set_num_threads
 __all__ = ["main", "build_parser"]
 
 CHECKPOINT = "model.safetensors"
-DATASETS = ("fashion-mnist", "mnist", "digits", "folder:PATH")
+DATASETS = ("fashion-mnist", "mnist", "digits", "folder:PATH", "shapes")
 DIGITS_TRAIN = 1500  # scikit-learn's 1797 digits: the first 1500 train, the last 297 test
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
@@ -108,6 +111,9 @@ def load_split(dataset: str, data_dir, split: str, size, grayscale: bool = False
             images, labels = sdata.load_digits()
             part = slice(None, DIGITS_TRAIN) if split == "train" else slice(DIGITS_TRAIN, None)
             images, labels, classes = images[part], labels[part], [str(i) for i in range(10)]
+        elif dataset == "shapes":
+            raise CLIError("--dataset shapes is a segmentation task (images and masks); it goes "
+                           "with the segmentation models (unet, vnet), not a classifier")
         elif dataset.startswith("folder:"):
             images, labels, classes = _folder_split(Path(dataset[len("folder:"):]).expanduser(),
                                                     split, grayscale, size)
@@ -184,6 +190,8 @@ def write_history_csv(history, path) -> None:
 def load_model(path):
     """``(model in eval mode, checkpoint metadata)`` from a checkpoint written by ``train``."""
     path = Path(path)
+    if path.suffix == ".json":  # OUT/ensemble.json of `train --ensemble K`
+        return _read_ensemble(path)[:2]
     try:
         meta = train.read_checkpoint_metadata(path)
     except (FileNotFoundError, ValueError) as err:
@@ -295,6 +303,13 @@ def _training_data(args, size, saved: dict):
     of the training images, or the resumed run's)."""
     x, y, classes = load_split(args.dataset, args.data_dir, "train", size, args.grayscale)
     test = load_split(args.dataset, args.data_dir, "test", size, args.grayscale)[:2]
+    return (*split_and_measure(args, x, y, saved), test, classes)
+
+
+def split_and_measure(args, x, y, saved: dict):
+    """``--limit`` and ``--validation-split`` applied to the training arrays, and the mean and
+    std to normalise with (the training images', or the resumed run's): ``((x, y), val, mean,
+    std)``."""
     if args.limit is not None:
         x, y = x[:args.limit], y[:args.limit]
     val = None
@@ -307,10 +322,22 @@ def _training_data(args, size, saved: dict):
         mean, std = np.asarray(saved["mean"]), np.asarray(saved["std"])
     else:
         mean, std = sdata.compute_mean_std(x)
-    return (x, y), val, test, classes, mean, std
+    return (x, y), val, mean, std
+
+
+def _is_segmentation(name: str) -> bool:
+    entry = models.MODELS.get(name)
+    return entry is not None and entry.task == "segment"
 
 
 def cmd_train(args) -> int:
+    segment = _is_segmentation(args.model)
+    if args.dataset is None:  # the segmentation models train on the generated shapes
+        args.dataset = "shapes" if segment else "fashion-mnist"
+    if args.batch_size is None:
+        args.batch_size = 16 if segment else 128
+    if getattr(args, "ensemble", None) is not None:
+        return _train_ensemble(args)
     _check_train_args(args)
     if args.threads is not None:
         set_num_threads(args.threads)
@@ -318,11 +345,14 @@ def cmd_train(args) -> int:
         entry = models.get_entry(args.model)
     except ValueError as err:
         raise CLIError(str(err)) from None
+    if entry.task == "segment" or args.dataset == "shapes":
+        from .cli_segment import train_segmentation
+        return train_segmentation(args, entry)
     out = Path(args.out if args.out is not None else Path("runs") / args.model)
     resume = out / CHECKPOINT if args.resume else None
     saved = _resume_metadata(args, resume) if resume is not None else {}
     size = entry.input_size
-    (x, y), val, test, classes, mean, std = _training_data(args, size, saved)
+    (x, y), val, mean, std, test, classes = _training_data(args, size, saved)
     manual_seed(args.seed)
     model_args = {"num_classes": len(classes), "in_channels": int(x.shape[1])}
     model = models.create(args.model, **model_args)
@@ -384,18 +414,29 @@ def _report_training(model, history, out: Path, test, classes, mean, std, args) 
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    if args.batch_size < 1:
-        raise CLIError(f"striate evaluate: --batch-size must be at least 1, got {args.batch_size}")
-    model, meta = load_model(args.checkpoint)
-    info = _dataset_info(meta)
+def _test_split(args, info: dict):
+    """The dataset ``evaluate`` scores on (``--dataset``, else the checkpoint's) and its test
+    split prepared as in training: ``(name, (images, labels, classes))``."""
     dataset = args.dataset or info["dataset"]
     if dataset is None:
         raise CLIError(f"{args.checkpoint} does not say which dataset it was trained on; "
                        "pass --dataset")
     data_dir = args.data_dir if args.data_dir is not None else info["data_dir"]
-    images, labels, classes = load_split(dataset, data_dir, "test", info["input_size"],
-                                         info.get("grayscale", False))
+    return dataset, load_split(dataset, data_dir, "test", info["input_size"],
+                               info.get("grayscale", False))
+
+
+def cmd_evaluate(args) -> int:
+    if args.batch_size < 1:
+        raise CLIError(f"striate evaluate: --batch-size must be at least 1, got {args.batch_size}")
+    if Path(args.checkpoint).suffix == ".json":
+        return _evaluate_ensemble(args)
+    model, meta = load_model(args.checkpoint)
+    info = _dataset_info(meta)
+    if _is_segmentation(meta["model"]["name"]):
+        from .cli_segment import evaluate_segmentation
+        return evaluate_segmentation(args, model, meta, info)
+    dataset, (images, labels, classes) = _test_split(args, info)
     if len(classes) != len(info["classes"]):
         raise CLIError(f"{args.checkpoint} classifies {len(info['classes'])} classes but "
                        f"{dataset} has {len(classes)}")
@@ -414,25 +455,56 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def read_images(paths, info: dict, invert: bool = False):
+    """Image files as a checkpoint's model takes them: converted to its channels, resized to its
+    input size, scaled to [0, 1] (``raw``, (N, C, H, W)), optionally inverted, then normalised
+    with the training set's mean and std (``x``, float32). ``info`` is :func:`_dataset_info`'s.
+
+    Raises:
+        CLIError: a file is missing or cannot be read as an image.
+    """
+    batch = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise CLIError(f"cannot read image {path}: no such file")
+        try:
+            batch.append(sdata.read_image(path, grayscale=info["channels"] == 1,
+                                          size=tuple(info["input_size"])))
+        except (OSError, ImportError) as err:
+            raise CLIError(str(err)) from None
+    raw = sdata.ToFloat()(np.stack(batch))
+    if invert:
+        raw = 1.0 - raw
+    return raw, sdata.Normalize(info["mean"], info["std"])(raw).astype(np.float32)
+
+
+def class_index(value: str, classes: list, option: str) -> int:
+    """A command's class option (``option``, e.g. ``"striate explain: --target"``): a class name
+    or an index into ``classes``.
+
+    Raises:
+        CLIError: neither; the message lists some of the classes.
+    """
+    if value in classes:
+        return classes.index(value)
+    if value.isdigit() and int(value) < len(classes):
+        return int(value)
+    shown = ", ".join(classes[:12]) + (", ..." if len(classes) > 12 else "")
+    raise CLIError(f"{option} must be a class index in [0, {len(classes)}) or a class name "
+                   f"({shown}), got {value!r}")
+
+
 def cmd_predict(args) -> int:
     if args.top_k < 1:
         raise CLIError(f"striate predict: --top-k must be at least 1, got {args.top_k}")
     model, meta = load_model(args.checkpoint)
+    if _is_segmentation(meta["model"]["name"]):
+        raise CLIError(f"striate predict: {args.checkpoint} holds the segmentation model "
+                       f"{meta['model']['name']}, and predict classifies images; `striate "
+                       "evaluate` scores it (Dice) and OUT/predictions.png shows its masks")
     info = _dataset_info(meta)
-    grey = info["channels"] == 1
-    batch = []
-    for path in args.images:
-        if not os.path.isfile(path):
-            raise CLIError(f"cannot read image {path}: no such file")
-        try:
-            batch.append(sdata.read_image(path, grayscale=grey, size=tuple(info["input_size"])))
-        except (OSError, ImportError) as err:
-            raise CLIError(str(err)) from None
-    x = sdata.ToFloat()(np.stack(batch))
-    if args.invert:
-        x = 1.0 - x
-    x = sdata.Normalize(info["mean"], info["std"])(x)
-    probs = train.predict(model, x.astype(np.float32), probabilities=True)
+    _, x = read_images(args.images, info, args.invert)
+    probs = train.predict(model, x, probabilities=True)
     classes = info["classes"]
     k = min(args.top_k, probs.shape[1])
     for path, p in zip(args.images, probs):
@@ -446,30 +518,148 @@ def cmd_predict(args) -> int:
 def cmd_models(args) -> int:
     for name in models.list_models():
         entry = models.MODELS[name]
-        params = entry.builder().num_parameters()
-        h, w = entry.input_size
-        print(f"{name:<12} {h}x{w}  {params:>10,} params  {entry.description}")
+        with nn.init.skip_init():  # counting only: no random draws for 100M+ parameters
+            params = entry.builder().num_parameters()
+        size = "x".join(map(str, entry.input_size))  # (H, W), or (D, H, W) for volumes
+        print(f"{name:<12} {size}  {params:>10,} params  {entry.description}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from . import experiments
+    if args.name not in experiments.EXPERIMENTS:
+        raise CLIError(f"reproduce: unknown experiment {args.name!r}; known: "
+                       f"{', '.join(experiments.EXPERIMENTS)}")
+    if args.threads is not None:
+        set_num_threads(args.threads)
+    experiments.run(args.name, out=args.out, quick=args.quick)
+    return 0
+
+
+# ---- ensembles: train --ensemble K, and evaluate/predict of OUT/ensemble.json ----------------
+ENSEMBLE_FILE = "ensemble.json"
+ENSEMBLE_FORMAT = "striate-ensemble"
+
+
+def _train_ensemble(args) -> int:
+    """K ordinary runs with seeds seed, seed+1, ... in OUT/member_i (each resumable), then
+    OUT/ensemble.json and the members' and the ensemble's test accuracy."""
+    if args.ensemble < 1:
+        raise CLIError(f"striate train: --ensemble must be at least 1 member, got {args.ensemble}")
+    try:
+        entry = models.get_entry(args.model)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    if getattr(entry, "task", "classify") != "classify" or args.dataset == "shapes":
+        raise CLIError(f"striate train: --ensemble averages classifiers' probabilities; "
+                       f"{args.model} on {args.dataset} is a {entry.task} run")
+    out = Path(args.out if args.out is not None else Path("runs") / args.model)
+    seeds = [args.seed + i for i in range(args.ensemble)]
+    for i, seed in enumerate(seeds):
+        print(f"ensemble member {i} of {len(seeds)} (seed {seed})", flush=True)
+        folder = out / f"member_{i}"
+        cmd_train(argparse.Namespace(**{**vars(args), "ensemble": None, "seed": seed,
+                                        "out": str(folder),
+                                        "resume": args.resume and (folder / CHECKPOINT).is_file()}))
+    manifest = {"format": ENSEMBLE_FORMAT, "version": 1, "model": args.model, "combine": "probs",
+                "seeds": seeds, "members": [f"member_{i}/{CHECKPOINT}" for i in range(len(seeds))]}
+    (out / ENSEMBLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    ensemble, meta, _ = _read_ensemble(out / ENSEMBLE_FILE)
+    info = _dataset_info(meta)
+    images, labels, _ = load_split(args.dataset, args.data_dir, "test", info["input_size"],
+                                   args.grayscale)
+    manifest["test"] = _report_ensemble(ensemble, manifest, images, labels, info,
+                                        f"{args.dataset} test split")
+    (out / ENSEMBLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"wrote {ENSEMBLE_FILE} (members in member_0 ... member_{len(seeds) - 1}) in {out}")
+    return 0
+
+
+def _read_ensemble(path: Path):
+    """``(Ensemble in eval mode, member 0's checkpoint metadata, the manifest)``."""
+    from .ensemble import Ensemble
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CLIError(f"no ensemble file {path}") from None
+    except (OSError, ValueError) as err:
+        raise CLIError(f"cannot read ensemble file {path}: {err}") from None
+    if not (isinstance(manifest, dict) and manifest.get("format") == ENSEMBLE_FORMAT
+            and isinstance(manifest.get("members"), list) and manifest["members"]):
+        raise CLIError(f"{path} is not an ensemble file of `striate train --ensemble` (expected "
+                       f"\"format\": \"{ENSEMBLE_FORMAT}\" and a list of \"members\"); for one "
+                       "model pass its .safetensors checkpoint")
+    loaded = [load_model(path.parent / member) for member in manifest["members"]]
+    first = _dataset_info(loaded[0][1])
+    for member, (_, meta) in zip(manifest["members"][1:], loaded[1:]):
+        info = _dataset_info(meta)
+        for key in ("mean", "std", "classes", "input_size", "channels"):
+            if info[key] != first[key]:
+                raise CLIError(f"{path}: member {member} has {key} {info[key]} but "
+                               f"{manifest['members'][0]} has {first[key]}; the members of an "
+                               "ensemble need the same inputs and classes")
+    try:
+        ensemble = Ensemble([model for model, _ in loaded], manifest.get("combine", "probs"))
+    except ValueError as err:
+        raise CLIError(f"{path}: {err}") from None
+    return ensemble.eval(), loaded[0][1], manifest
+
+
+def _report_ensemble(ensemble, manifest: dict, images, labels, info: dict, split: str,
+                     batch_size: int = 256) -> dict:
+    """Print each member's and the ensemble's test accuracy; return them for the manifest."""
+    x = _eval_transform(info["mean"], info["std"])(images).astype(np.float32)
+    pred = ensemble.predict(x, batch_size=batch_size)
+    members = [train.accuracy(labels, p) for p in pred.member_probs]
+    picked = np.take_along_axis(pred.mean, labels[:, None], axis=1)
+    loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float32).tiny))))
+    result = {"loss": loss, "accuracy": train.accuracy(labels, pred.mean),
+              "member_accuracy": members, "disagreement": float(pred.disagreement.mean())}
+    seeds = manifest.get("seeds") or [None] * len(members)
+    print(f"ensemble of {len(members)} {manifest.get('model', '')} members on the {split} "
+          f"({len(labels)} images), probabilities averaged:")
+    for i, (seed, acc) in enumerate(zip(seeds, members)):
+        print(f"  member {i}{'' if seed is None else f' (seed {seed})'}: test accuracy {acc:.4f}")
+    print(f"members' mean test accuracy {np.mean(members):.4f}, best {max(members):.4f}")
+    print(f"ensemble test loss: {loss:.4f}")
+    print(f"ensemble test accuracy: {result['accuracy']:.4f}")
+    print(f"votes disagreeing with the ensemble: {result['disagreement']:.1%}")
+    return result
+
+
+def _evaluate_ensemble(args) -> int:
+    path = Path(args.checkpoint)
+    ensemble, meta, manifest = _read_ensemble(path)
+    info = _dataset_info(meta)
+    dataset, (images, labels, classes) = _test_split(args, info)
+    if len(classes) != len(info["classes"]):
+        raise CLIError(f"{path} classifies {len(info['classes'])} classes but {dataset} has "
+                       f"{len(classes)}")
+    _report_ensemble(ensemble, manifest, images, labels, info, f"{dataset} test split",
+                     args.batch_size)
     return 0
 
 
 # ---- the parser ------------------------------------------------------------------------------
 def _dataset_arg(value: str) -> str:
-    if value in ("fashion-mnist", "mnist", "digits") or (value.startswith("folder:")
+    if value in ("fashion-mnist", "mnist", "digits", "shapes") or (value.startswith("folder:")
                                                           and len(value) > len("folder:")):
         return value
     raise argparse.ArgumentTypeError(f"unknown dataset {value!r}; use one of "
                                      f"{', '.join(DATASETS)}")
 
 
-def _add_data_args(p, default) -> None:
+def _add_data_args(p, default, default_help: str | None = None) -> None:
     p.add_argument("--dataset", type=_dataset_arg, default=default, metavar="NAME",
                    help="fashion-mnist (Debian package dataset-fashion-mnist), mnist (needs "
                         "--data-dir), digits (scikit-learn's 8x8 digits, first 1500 train, "
                         "last 297 test, upscaled to the model's size) or folder:PATH (one "
                         "sub-folder per class; PATH/train and PATH/test if both exist, "
-                        "otherwise a fixed random 80/20 split)"
-                        + (f"; default {default}" if default else
-                           "; default: the one the checkpoint was trained on"))
+                        "otherwise a fixed random 80/20 split); shapes (generated noisy shapes "
+                        "and their masks, for the segmentation models: images for unet, "
+                        "volumes for vnet)"
+                        + (default_help or (f"; default {default}" if default else
+                                            "; default: the one the checkpoint was trained on")))
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files (default for fashion-mnist: "
                         f"{sdata.FASHION_MNIST_DIR})")
@@ -481,11 +671,12 @@ def _add_train_parser(sub) -> None:
                                    "history.csv, learning_curves.png and confusion_matrix.png; "
                                    "print the accuracy on the dataset's test split.")
     p.add_argument("model", help="a model name (see `striate models`)")
-    _add_data_args(p, "fashion-mnist")
+    _add_data_args(p, None, "; default fashion-mnist (shapes for segmentation models)")
     p.add_argument("--grayscale", action="store_true",
                    help="folder datasets: read images as one grey channel instead of RGB")
     p.add_argument("--epochs", type=int, default=10, help="epochs in all (default 10)")
-    p.add_argument("--batch-size", type=int, default=128, help="default 128")
+    p.add_argument("--batch-size", type=int,
+                   help="default 128 (16 for segmentation models)")
     p.add_argument("--lr", type=float, help="learning rate (default: sgd 0.05, adam/adamw/"
                                             "rmsprop 0.001)")
     p.add_argument("--optimizer", choices=sorted(DEFAULT_LR), default="adam",
@@ -521,6 +712,11 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in OUT/model.safetensors up to --epochs; the "
                         "result equals an uninterrupted run")
+    p.add_argument("--ensemble", type=int, metavar="K",
+                   help="train K members with seeds SEED, SEED+1, ... into OUT/member_0, ...; "
+                        "print each member's and the ensemble's test accuracy (averaged "
+                        "probabilities) and write OUT/ensemble.json, which `striate evaluate` "
+                        "and `striate predict` take like a checkpoint")
     p.set_defaults(func=cmd_train)
 
 
@@ -537,7 +733,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Test loss, accuracy, top-5 accuracy (more than 5 classes) "
                                    "and per-class accuracy of a checkpoint written by "
                                    "`striate train`.")
-    p.add_argument("checkpoint", help="a model.safetensors written by `striate train`")
+    p.add_argument("checkpoint", help="a model.safetensors written by `striate train`, or the "
+                                      "ensemble.json of `striate train --ensemble K`")
     _add_data_args(p, None)
     p.add_argument("--batch-size", type=int, default=256, help="default 256")
     p.set_defaults(func=cmd_evaluate)
@@ -549,7 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "for Fashion-MNIST). Fashion-MNIST shows light clothes on a "
                                    "black background: a photo on a light background needs "
                                    "--invert.")
-    p.add_argument("checkpoint", help="a model.safetensors written by `striate train`")
+    p.add_argument("checkpoint", help="a model.safetensors written by `striate train`, or the "
+                                      "ensemble.json of `striate train --ensemble K`")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     p.add_argument("--top-k", type=int, default=3, help="classes shown per image (default 3)")
     p.add_argument("--invert", action="store_true",
@@ -559,6 +757,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the models that can be trained",
                        description="The registered models: name, input size, parameters.")
     p.set_defaults(func=cmd_models)
+
+    from .analysis.cli_summary import add_parser as add_summary_parser  # not at import time
+    add_summary_parser(sub)
+
+    from .explain.cli_explain import add_parser as add_explain_parser  # not at import time
+    add_explain_parser(sub)
+
+    from .explain.cli_visualize import add_parser as add_visualize_parser  # not at import time
+    add_visualize_parser(sub)
+
+    p = sub.add_parser("reproduce", help="measure one of the lectures' claims on Fashion-MNIST",
+                       description="Train the networks of one experiment and write NAME.json, "
+                                   "NAME.png and NAME.md (see striate.experiments): "
+                                   "ensemble, dropout, batchnorm, residual, augmentation.")
+    p.add_argument("name", help="the experiment")
+    p.add_argument("--out", default="docs/experiments", help="folder for the results "
+                   "(default docs/experiments)")
+    p.add_argument("--quick", action="store_true",
+                   help="a few hundred images and one epoch: checks the pipeline only")
+    p.add_argument("--threads", type=int, default=None, help="compute threads (default: cores)")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -267,7 +267,7 @@ def test_image_folder_splits_need_the_same_classes(tmp_path, capsys):
 
 
 def test_unknown_model_lists_the_known_ones(capsys):
-    assert_user_error(run(capsys, "train", "alexnet"), "unknown model 'alexnet'", "lenet5",
+    assert_user_error(run(capsys, "train", "nosuchnet"), "unknown model 'nosuchnet'", "lenet5",
                       "fmnist-cnn")
 
 
