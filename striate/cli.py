@@ -298,6 +298,17 @@ def _resume_metadata(args, path: Path) -> dict:
     return meta.get("extra") or {}
 
 
+def _create(name: str, model_args: dict):
+    """The model with its arguments; a wrong ``--model-arg`` is a user error, named."""
+    try:
+        return models.create(name, **model_args)
+    except TypeError as err:
+        raise CLIError(f"striate train: --model-arg: {name} does not take these arguments "
+                       f"({err})") from None
+    except ValueError as err:
+        raise CLIError(f"striate train: --model-arg: {err}") from None
+
+
 def _training_data(args, size, saved: dict):
     """Train/validation/test arrays of ``args.dataset`` and the normalisation statistics (those
     of the training images, or the resumed run's)."""
@@ -354,8 +365,9 @@ def cmd_train(args) -> int:
     size = entry.input_size
     (x, y), val, mean, std, test, classes = _training_data(args, size, saved)
     manual_seed(args.seed)
-    model_args = {"num_classes": len(classes), "in_channels": int(x.shape[1])}
-    model = models.create(args.model, **model_args)
+    model_args = {"num_classes": len(classes), "in_channels": int(x.shape[1]),
+                  **dict(args.model_arg)}
+    model = _create(args.model, model_args)
     loader = sdata.DataLoader(sdata.ArrayDataset(x, y), batch_size=args.batch_size,
                               shuffle=True, seed=args.seed, prefetch=2,
                               transform=_train_transform(args.augment, size, mean, std))
@@ -665,6 +677,23 @@ def _add_data_args(p, default, default_help: str | None = None) -> None:
                         f"{sdata.FASHION_MNIST_DIR})")
 
 
+def _model_arg(text: str) -> tuple:
+    """``KEY=VALUE`` -> (key, value), the value read as an int, float, bool, None or string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name, "
+                                         f"got {text!r}")
+    words = {"true": True, "false": False, "none": None}
+    if value.lower() in words:
+        return key, words[value.lower()]
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model and report its test accuracy",
                        description="Train a model of the zoo; write OUT/model.safetensors, "
@@ -712,6 +741,11 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in OUT/model.safetensors up to --epochs; the "
                         "result equals an uninterrupted run")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   type=_model_arg,
+                   help="an argument of the model's builder, e.g. --model-arg width=0.25 for a "
+                        "narrow vgg/nin/allconv/googlenet (repeatable; numbers, true/false and "
+                        "words are read as such); stored in the checkpoint")
     p.add_argument("--ensemble", type=int, metavar="K",
                    help="train K members with seeds SEED, SEED+1, ... into OUT/member_0, ...; "
                         "print each member's and the ensemble's test accuracy (averaged "

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as sdata
-from . import models, train
+from . import train
 from .backend import manual_seed
 
 __all__ = ["SHAPES_TRAIN", "SHAPES_TEST", "shapes_split", "standardise", "train_segmentation",
@@ -84,8 +84,8 @@ def train_segmentation(args, entry) -> int:
     test = shapes_split("test", size)
     (x, y), val, mean, std = cli.split_and_measure(args, *shapes_split("train", size), saved)
     manual_seed(args.seed)
-    model_args = {"num_classes": 1, "in_channels": int(x.shape[1])}
-    model = models.create(args.model, **model_args)
+    model_args = {"num_classes": 1, "in_channels": int(x.shape[1]), **dict(args.model_arg)}
+    model = cli._create(args.model, model_args)
     loader = sdata.DataLoader(sdata.ArrayDataset(standardise(x, mean, std), y),
                               batch_size=args.batch_size, shuffle=True, seed=args.seed, prefetch=2)
     val_loader = None if val is None else sdata.DataLoader(

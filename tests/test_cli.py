@@ -18,7 +18,8 @@ import safetensors.numpy
 
 from striate import nn
 from striate import cli
-from striate.cli import main
+from striate import models
+from striate.cli import _model_arg, load_model, main
 from striate.data import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist
 from striate.train import save_checkpoint
 
@@ -327,3 +328,22 @@ def test_unreadable_images_are_named(trained, tmp_path, capsys):
     missing = tmp_path / "missing.jpg"
     assert_user_error(run(capsys, "predict", trained / "model.safetensors", missing),
                       "cannot read image", str(missing))
+
+
+def test_model_args_build_a_narrow_model_and_reach_the_checkpoint(tmp_path, capsys):
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        pytest.skip("Fashion-MNIST is not installed (dataset-fashion-mnist)")
+    out = tmp_path / "nin"
+    status, stdout, _ = run(capsys, "train", "nin", "--model-arg", "width=0.125", "--limit",
+                            "256", "--epochs", "1", "--out", out)
+    assert status == 0
+    wide = models.create("nin").num_parameters()
+    narrow = models.create("nin", width=0.125).num_parameters()
+    assert f"({narrow:,} parameters)" in stdout and narrow < wide / 10
+    model, meta = load_model(out / "model.safetensors")
+    assert meta["model"]["args"]["width"] == 0.125 and model.num_parameters() == narrow
+    assert_user_error(run(capsys, "train", "nin", "--model-arg", "depth=3", "--limit", "8"),
+                      "--model-arg: nin does not take")
+    assert_user_error(run(capsys, "train", "nin", "--model-arg", "width"), "expected KEY=VALUE")
+    assert [_model_arg(t) for t in ("a=3", "b=0.5", "c=True", "d=none", "e=relu")] == [
+        ("a", 3), ("b", 0.5), ("c", True), ("d", None), ("e", "relu")]
