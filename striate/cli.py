@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 from pathlib import Path
@@ -191,7 +190,8 @@ def load_model(path):
     """``(model in eval mode, checkpoint metadata)`` from a checkpoint written by ``train``."""
     path = Path(path)
     if path.suffix == ".json":  # OUT/ensemble.json of `train --ensemble K`
-        return _read_ensemble(path)[:2]
+        from .cli_ensemble import read_ensemble
+        return read_ensemble(path)[:2]
     try:
         meta = train.read_checkpoint_metadata(path)
     except (FileNotFoundError, ValueError) as err:
@@ -348,7 +348,8 @@ def cmd_train(args) -> int:
     if args.batch_size is None:
         args.batch_size = 16 if segment else 128
     if getattr(args, "ensemble", None) is not None:
-        return _train_ensemble(args)
+        from .cli_ensemble import train_ensemble
+        return train_ensemble(args)
     _check_train_args(args)
     if args.threads is not None:
         set_num_threads(args.threads)
@@ -442,7 +443,8 @@ def cmd_evaluate(args) -> int:
     if args.batch_size < 1:
         raise CLIError(f"striate evaluate: --batch-size must be at least 1, got {args.batch_size}")
     if Path(args.checkpoint).suffix == ".json":
-        return _evaluate_ensemble(args)
+        from .cli_ensemble import evaluate_ensemble
+        return evaluate_ensemble(args)
     model, meta = load_model(args.checkpoint)
     info = _dataset_info(meta)
     if _is_segmentation(meta["model"]["name"]):
@@ -545,110 +547,6 @@ def cmd_reproduce(args) -> int:
     if args.threads is not None:
         set_num_threads(args.threads)
     experiments.run(args.name, out=args.out, quick=args.quick)
-    return 0
-
-
-# ---- ensembles: train --ensemble K, and evaluate/predict of OUT/ensemble.json ----------------
-ENSEMBLE_FILE = "ensemble.json"
-ENSEMBLE_FORMAT = "striate-ensemble"
-
-
-def _train_ensemble(args) -> int:
-    """K ordinary runs with seeds seed, seed+1, ... in OUT/member_i (each resumable), then
-    OUT/ensemble.json and the members' and the ensemble's test accuracy."""
-    if args.ensemble < 1:
-        raise CLIError(f"striate train: --ensemble must be at least 1 member, got {args.ensemble}")
-    try:
-        entry = models.get_entry(args.model)
-    except ValueError as err:
-        raise CLIError(str(err)) from None
-    if getattr(entry, "task", "classify") != "classify" or args.dataset == "shapes":
-        raise CLIError(f"striate train: --ensemble averages classifiers' probabilities; "
-                       f"{args.model} on {args.dataset} is a {entry.task} run")
-    out = Path(args.out if args.out is not None else Path("runs") / args.model)
-    seeds = [args.seed + i for i in range(args.ensemble)]
-    for i, seed in enumerate(seeds):
-        print(f"ensemble member {i} of {len(seeds)} (seed {seed})", flush=True)
-        folder = out / f"member_{i}"
-        cmd_train(argparse.Namespace(**{**vars(args), "ensemble": None, "seed": seed,
-                                        "out": str(folder),
-                                        "resume": args.resume and (folder / CHECKPOINT).is_file()}))
-    manifest = {"format": ENSEMBLE_FORMAT, "version": 1, "model": args.model, "combine": "probs",
-                "seeds": seeds, "members": [f"member_{i}/{CHECKPOINT}" for i in range(len(seeds))]}
-    (out / ENSEMBLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-    ensemble, meta, _ = _read_ensemble(out / ENSEMBLE_FILE)
-    info = _dataset_info(meta)
-    images, labels, _ = load_split(args.dataset, args.data_dir, "test", info["input_size"],
-                                   args.grayscale)
-    manifest["test"] = _report_ensemble(ensemble, manifest, images, labels, info,
-                                        f"{args.dataset} test split")
-    (out / ENSEMBLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {ENSEMBLE_FILE} (members in member_0 ... member_{len(seeds) - 1}) in {out}")
-    return 0
-
-
-def _read_ensemble(path: Path):
-    """``(Ensemble in eval mode, member 0's checkpoint metadata, the manifest)``."""
-    from .ensemble import Ensemble
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CLIError(f"no ensemble file {path}") from None
-    except (OSError, ValueError) as err:
-        raise CLIError(f"cannot read ensemble file {path}: {err}") from None
-    if not (isinstance(manifest, dict) and manifest.get("format") == ENSEMBLE_FORMAT
-            and isinstance(manifest.get("members"), list) and manifest["members"]):
-        raise CLIError(f"{path} is not an ensemble file of `striate train --ensemble` (expected "
-                       f"\"format\": \"{ENSEMBLE_FORMAT}\" and a list of \"members\"); for one "
-                       "model pass its .safetensors checkpoint")
-    loaded = [load_model(path.parent / member) for member in manifest["members"]]
-    first = _dataset_info(loaded[0][1])
-    for member, (_, meta) in zip(manifest["members"][1:], loaded[1:]):
-        info = _dataset_info(meta)
-        for key in ("mean", "std", "classes", "input_size", "channels"):
-            if info[key] != first[key]:
-                raise CLIError(f"{path}: member {member} has {key} {info[key]} but "
-                               f"{manifest['members'][0]} has {first[key]}; the members of an "
-                               "ensemble need the same inputs and classes")
-    try:
-        ensemble = Ensemble([model for model, _ in loaded], manifest.get("combine", "probs"))
-    except ValueError as err:
-        raise CLIError(f"{path}: {err}") from None
-    return ensemble.eval(), loaded[0][1], manifest
-
-
-def _report_ensemble(ensemble, manifest: dict, images, labels, info: dict, split: str,
-                     batch_size: int = 256) -> dict:
-    """Print each member's and the ensemble's test accuracy; return them for the manifest."""
-    x = _eval_transform(info["mean"], info["std"])(images).astype(np.float32)
-    pred = ensemble.predict(x, batch_size=batch_size)
-    members = [train.accuracy(labels, p) for p in pred.member_probs]
-    picked = np.take_along_axis(pred.mean, labels[:, None], axis=1)
-    loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float32).tiny))))
-    result = {"loss": loss, "accuracy": train.accuracy(labels, pred.mean),
-              "member_accuracy": members, "disagreement": float(pred.disagreement.mean())}
-    seeds = manifest.get("seeds") or [None] * len(members)
-    print(f"ensemble of {len(members)} {manifest.get('model', '')} members on the {split} "
-          f"({len(labels)} images), probabilities averaged:")
-    for i, (seed, acc) in enumerate(zip(seeds, members)):
-        print(f"  member {i}{'' if seed is None else f' (seed {seed})'}: test accuracy {acc:.4f}")
-    print(f"members' mean test accuracy {np.mean(members):.4f}, best {max(members):.4f}")
-    print(f"ensemble test loss: {loss:.4f}")
-    print(f"ensemble test accuracy: {result['accuracy']:.4f}")
-    print(f"votes disagreeing with the ensemble: {result['disagreement']:.1%}")
-    return result
-
-
-def _evaluate_ensemble(args) -> int:
-    path = Path(args.checkpoint)
-    ensemble, meta, manifest = _read_ensemble(path)
-    info = _dataset_info(meta)
-    dataset, (images, labels, classes) = _test_split(args, info)
-    if len(classes) != len(info["classes"]):
-        raise CLIError(f"{path} classifies {len(info['classes'])} classes but {dataset} has "
-                       f"{len(classes)}")
-    _report_ensemble(ensemble, manifest, images, labels, info, f"{dataset} test split",
-                     args.batch_size)
     return 0
 
 
