@@ -267,6 +267,8 @@ class Module:
     def __call__(self, *args, **kwargs):
         """``forward(*args, **kwargs)``, with the forward hooks around it (PyTorch's order: the
         pre-hooks, forward, then the hooks, each in the order they were registered)."""
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)  # the usual case: nothing to run around it
         for hook in tuple(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
