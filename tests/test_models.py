@@ -258,3 +258,16 @@ def test_cifar_resnet_same_logits_and_input_gradient_as_torch(name):
     ours.backward(g)
     theirs.backward(torch.from_numpy(g))
     np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_cifar_resnet_without_batch_norm():
+    """The batch-norm ablation: no BN layer, biased convolutions; the same function otherwise."""
+    model = models.create("plain20", batch_norm=False)
+    assert not any(isinstance(m, striate.nn.BatchNorm2d) for m in model.modules())
+    # BN params: stem 2*16, blocks 3*4*(16 + 32 + 64) = 1344 -> 1376; conv biases: stem 16,
+    # blocks 3*2*(16 + 32 + 64) = 672 -> 688
+    assert model.num_parameters() == 269434 - 1376 + 688 == 268746
+    x = striate.tensor(_input(2), requires_grad=True)
+    model(x).sum().backward()
+    assert np.abs(x.grad.data).sum() > 0
+    assert models.create("resnet20").num_parameters() == 269434

@@ -42,7 +42,7 @@ pooling), but the adaptive pooling takes any size: the registry's 64x64 (a 2x2 m
 from __future__ import annotations
 
 from .. import nn
-from ..nn.blocks import BasicBlock, Bottleneck, conv1x1, conv3x3
+from ..nn.blocks import BasicBlock, Bottleneck, conv1x1
 
 __all__ = ["CifarResNet", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
            "resnet1202", "plain20", "plain32", "plain44", "plain56", "plain110",
@@ -59,25 +59,28 @@ class CifarResNet(nn.Module):
         shortcut: ``"identity"`` (option A, the paper's CIFAR choice), ``"projection"``
             (option B) or ``"none"`` (the plain network).
         widths: channels of the three stages.
+        batch_norm: False drops every batch norm (biased convolutions instead): the ablation
+            of the batch-norm experiment.
 
     Shapes:
         (N, in_channels, H, W) -> (N, num_classes).
     """
 
     def __init__(self, blocks: int, num_classes: int = 10, in_channels: int = 1,
-                 shortcut: str = "identity", widths=(16, 32, 64)):
+                 shortcut: str = "identity", widths=(16, 32, 64), batch_norm: bool = True):
         super().__init__()
         if not isinstance(blocks, int) or blocks < 1:
             raise ValueError(f"CifarResNet: blocks must be a positive int, got {blocks!r}")
-        self.conv1 = conv3x3(in_channels, widths[0])
-        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=not batch_norm)
+        self.bn1 = nn.BatchNorm2d(widths[0]) if batch_norm else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
         stages, planes = [], widths[0]
         for i, width in enumerate(widths):
             layer = []
             for j in range(blocks):
                 stride = 2 if i > 0 and j == 0 else 1
-                layer.append(BasicBlock(planes, width, stride, shortcut=shortcut))
+                layer.append(BasicBlock(planes, width, stride, shortcut=shortcut,
+                                        batch_norm=batch_norm))
                 planes = width
             stages.append(nn.Sequential(*layer))
         self.layer1, self.layer2, self.layer3 = stages

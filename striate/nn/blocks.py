@@ -18,7 +18,7 @@ from .. import functional as F
 from .activation import ReLU
 from .conv import Conv2d
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Identity, Linear
 from .module import Module, Sequential
 from .normalization import BatchNorm2d
 from .pooling import MaxPool2d
@@ -80,6 +80,11 @@ def _shortcut(block: str, shortcut: str, downsample, in_planes: int, out_planes:
     return Sequential(conv1x1(in_planes, out_planes, stride), BatchNorm2d(out_planes))
 
 
+def _conv3x3_maybe_normed(in_planes: int, out_planes: int, stride: int, batch_norm: bool):
+    """A 3x3 convolution, padding 1, without bias when a batch norm (with its shift) follows."""
+    return Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=not batch_norm)
+
+
 class BasicBlock(Module):
     """ResNet's basic block: two 3x3 convolutions, each followed by batch norm (ResNet-18/34, the
     CIFAR ResNets)::
@@ -95,6 +100,8 @@ class BasicBlock(Module):
         shortcut: ``"projection"`` (option B: 1x1 conv with stride + BN, named
             ``downsample.0``/``downsample.1``), ``"identity"`` (option A:
             :class:`ZeroPadShortcut`, no parameters) or ``"none"`` (a plain block, no shortcut).
+        batch_norm: False replaces bn1 and bn2 by identities and gives the convolutions a bias
+            (the ablation of batch normalisation; a projection shortcut keeps its BN).
 
     Shapes:
         (N, in_planes, H, W) -> (N, planes, ceil(H / stride), ceil(W / stride)).
@@ -103,13 +110,13 @@ class BasicBlock(Module):
     expansion = 1
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, downsample=None,
-                 shortcut: str = "projection"):
+                 shortcut: str = "projection", batch_norm: bool = True):
         super().__init__()
-        self.conv1 = conv3x3(in_planes, planes, stride)
-        self.bn1 = BatchNorm2d(planes)
+        self.conv1 = _conv3x3_maybe_normed(in_planes, planes, stride, batch_norm)
+        self.bn1 = BatchNorm2d(planes) if batch_norm else Identity()
         self.relu = ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = BatchNorm2d(planes)
+        self.conv2 = _conv3x3_maybe_normed(planes, planes, 1, batch_norm)
+        self.bn2 = BatchNorm2d(planes) if batch_norm else Identity()
         self.downsample = _shortcut("BasicBlock", shortcut, downsample, in_planes,
                                     planes * self.expansion, stride)
         self.stride, self.shortcut = stride, shortcut
