@@ -341,6 +341,18 @@ def _is_segmentation(name: str) -> bool:
     return entry is not None and entry.task == "segment"
 
 
+def run_callbacks(args, out: Path, validating: bool, model_args: dict, extra: dict) -> list:
+    """``--early-stopping`` (on val_loss, or loss without validation; the best weights kept)
+    and the recorder that checkpoints every epoch into ``out`` (created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = []
+    if args.early_stopping is not None:
+        callbacks.append(train.EarlyStopping(monitor="val_loss" if validating else "loss",
+                                             patience=args.early_stopping,
+                                             restore_best_weights=True))
+    return callbacks + [_RunRecorder(out, args.model, model_args, extra)]
+
+
 def cmd_train(args) -> int:
     segment = _is_segmentation(args.model)
     if args.dataset is None:  # the segmentation models train on the generated shapes
@@ -380,13 +392,7 @@ def cmd_train(args) -> int:
              "mean": np.ravel(mean).tolist(), "std": np.ravel(std).tolist(),
              "classes": list(classes), "input_size": list(size), "channels": int(x.shape[1]),
              "grayscale": args.grayscale}
-    out.mkdir(parents=True, exist_ok=True)
-    callbacks = []
-    if args.early_stopping is not None:
-        callbacks.append(train.EarlyStopping(monitor="loss" if val is None else "val_loss",
-                                             patience=args.early_stopping,
-                                             restore_best_weights=True))
-    callbacks.append(_RunRecorder(out, args.model, model_args, extra))
+    callbacks = run_callbacks(args, out, val is not None, model_args, extra)
     print(f"training {args.model} ({model.num_parameters():,} parameters) on {args.dataset}: "
           f"{len(x)} training images{'' if val is None else f', {len(val[0])} validation'}, "
           f"{len(test[0])} test images; writing to {out}", flush=True)

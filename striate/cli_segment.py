@@ -96,13 +96,7 @@ def train_segmentation(args, entry) -> int:
              "mean": np.ravel(mean).tolist(), "std": np.ravel(std).tolist(),
              "classes": ["background", "shape"], "input_size": list(size),
              "channels": int(x.shape[1]), "grayscale": False}
-    out.mkdir(parents=True, exist_ok=True)
-    callbacks = []
-    if args.early_stopping is not None:
-        callbacks.append(train.EarlyStopping(monitor="loss" if val is None else "val_loss",
-                                             patience=args.early_stopping,
-                                             restore_best_weights=True))
-    callbacks.append(cli._RunRecorder(out, args.model, model_args, extra))
+    callbacks = cli.run_callbacks(args, out, val is not None, model_args, extra)
     kind = "volumes" if len(size) == 3 else "images"
     print(f"training {args.model} ({model.num_parameters():,} parameters) on shapes "
           f"({'x'.join(map(str, size))}): {len(x)} training {kind}"

@@ -173,10 +173,6 @@ def ensemble_error_curve(probabilities: np.ndarray, labels: np.ndarray) -> dict:
             "measured_mse": d.measured.tolist()}
 
 
-def _probabilities(model, loader) -> np.ndarray:
-    return train.predict(model, loader, probabilities=True)
-
-
 def _normalised(x, mean, std) -> np.ndarray:
     """uint8 (N, C, H, W) images as the evaluation transform gives them, float32."""
     mean = np.asarray(mean, dtype=np.float32).reshape(1, -1, 1, 1)
@@ -194,7 +190,8 @@ def _ensemble(scale: _Scale, members: int):
         runs.append(_fit(model, train_xy, test_xy, mean, std, scale.epochs,
                          optim.Adam(list(model.parameters()), lr=1e-3), seed,
                          label=f"lenet5 member {seed + 1}/{members}"))
-        probabilities.append(_probabilities(model, _loader(test_xy, mean, std)))
+        probabilities.append(train.predict(model, _loader(test_xy, mean, std),
+                                           probabilities=True))
     curve = ensemble_error_curve(np.stack(probabilities), test_xy[1])
     return {"runs": runs, **curve}
 

@@ -15,7 +15,7 @@ import striate.functional as F
 from striate import models, nn, train
 from striate.autograd import Tensor
 from striate.backend import get_rng_state
-from striate.cli import main
+from test_cli import assert_user_error, run
 from striate.ensemble import Ensemble, error_decomposition, mc_dropout_predict
 
 
@@ -329,20 +329,6 @@ def test_decomposition_of_an_ensembles_probabilities_and_bad_errors():
 
 
 # ---- the command line ----------------------------------------------------------------------
-def run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def assert_user_error(result, *fragments):
-    status, _, err = result
-    assert status == 2 and len(err.strip().splitlines()) == 1, err
-    assert err.startswith("striate: error: ") and "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-
-
 def test_train_ensemble_writes_members_and_reports_both_accuracies(tmp_path, capsys):
     pytest.importorskip("sklearn")
     status, out, err = run(capsys, "train", "lenet5", "--dataset", "digits", "--limit", 300,

@@ -33,19 +33,12 @@ BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 MANIFEST_KWARGS = {"googlenet": {"aux_logits": True}}
 
 
-class _NoDraws:
-    """Stands in for the random generator while building full-size models whose layout alone is
-    tested: no draws (~140M of them take seconds per model) and no fill, so the zeroed weights
-    are never even written."""
-
-    def __getattr__(self, method):  # normal, uniform, ...: a scalar the fill would broadcast
-        return lambda *args, **kwargs: 0.0
-
-
 @pytest.fixture
-def no_random_init(monkeypatch):
-    monkeypatch.setattr(striate.nn.init, "get_generator", lambda xp=np: _NoDraws())
-    monkeypatch.setattr(striate.nn.init, "_fill", lambda tensor, values: tensor)
+def no_random_init():
+    """Full-size models whose layout alone is tested are built without drawing their weights
+    (~140M draws take seconds per model)."""
+    with striate.nn.init.skip_init():
+        yield
 
 
 def _small_alexnet(**kwargs):
