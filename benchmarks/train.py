@@ -4,8 +4,9 @@
     python benchmarks/train.py --models resnet20 --rounds 6 --threads 2
 
 The networks are LeNet-5 (``striate.models.lenet5``) and the CIFAR-style ResNet-20 with batch
-norm (``striate.models.resnet20``, zero-padding shortcuts), each written once more below in
-PyTorch with the same layers (the worker checks that the parameter counts agree). Both sides see
+norm (``striate.models.resnet20``, zero-padding shortcuts), each written once more in
+PyTorch with the same layers in ``benchmarks/twins.py`` (``tests/test_twins.py`` checks that
+Striate's weights load into them and give the same logits). Both sides see
 the same Fashion-MNIST batches of 128 1x28x28 images and run a plain loop: training is forward,
 cross-entropy, backward and an SGD step with momentum; inference is an eval-mode forward without
 a graph.
@@ -49,40 +50,9 @@ def _batches(count: int):
 
 
 def _torch_model(name: str):
-    """The PyTorch twin of ``striate.models.create(name)``."""
-    import torch
-    import torch.nn as tnn
-
-    if name == "lenet5":
-        return tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-                              tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-                              tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-                              tnn.Linear(84, 10))
-
-    class Block(tnn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(cout)
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(cout)
-            self.stride, self.extra = stride, cout - cin
-
-        def forward(self, x):
-            out = torch.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            short = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
-            if self.extra:  # option (A): zero-padded extra channels
-                short = torch.nn.functional.pad(short, (0, 0, 0, 0, 0, self.extra))
-            return torch.relu(out + short)
-
-    layers, cin = [tnn.Conv2d(1, 16, 3, 1, 1, bias=False), tnn.BatchNorm2d(16), tnn.ReLU()], 16
-    for i, width in enumerate((16, 32, 64)):
-        for j in range(3):
-            layers.append(Block(cin, width, 2 if i > 0 and j == 0 else 1))
-            cin = width
-    layers += [tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(64, 10)]
-    return tnn.Sequential(*layers)
+    """The PyTorch twin of ``striate.models.create(name)`` (``benchmarks/twins.py``)."""
+    import twins
+    return twins.torch_model(name)
 
 
 def _flops(name: str) -> dict:

@@ -298,15 +298,15 @@ def _resume_metadata(args, path: Path) -> dict:
     return meta.get("extra") or {}
 
 
-def _create(name: str, model_args: dict):
+def _create(name: str, model_args: dict, command: str = "train"):
     """The model with its arguments; a wrong ``--model-arg`` is a user error, named."""
     try:
         return models.create(name, **model_args)
     except TypeError as err:
-        raise CLIError(f"striate train: --model-arg: {name} does not take these arguments "
+        raise CLIError(f"striate {command}: --model-arg: {name} does not take these arguments "
                        f"({err})") from None
     except ValueError as err:
-        raise CLIError(f"striate train: --model-arg: {err}") from None
+        raise CLIError(f"striate {command}: --model-arg: {err}") from None
 
 
 def _training_data(args, size, saved: dict):

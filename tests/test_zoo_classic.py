@@ -1,11 +1,15 @@
 """The classic models of the zoo: LeNet-5 as published (1998), All-CNN-C and Network in Network.
 
 Parameter counts against sums worked out by hand, LeNet's C3 connection table against the rule the
-paper states in words, and every model against a PyTorch twin written here from the papers (the
-state_dict loads into it as is; same eval-mode logits). All-CNN-C and NIN are ``heavy`` in the
+paper states in words, and every model against a PyTorch twin written from the paper (LeNet-5's
+here, All-CNN-C's and NIN's in benchmarks/twins.py): the state_dict loads into it as is, and the
+eval-mode logits agree. All-CNN-C and NIN are ``heavy`` in the
 registry, so their shape, gradient and memorisation checks run here at a narrow width.
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +19,9 @@ import striate
 import striate.functional as F
 from striate import models, nn, optim
 from striate.models.lenet import C3_TABLE, TableConv2d, parse_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import twins  # noqa: E402  (the PyTorch twins of All-CNN-C and NIN live with the benchmarks)
 
 tnn = torch.nn
 tF = torch.nn.functional
@@ -348,43 +355,9 @@ def test_narrow_memorises_a_tiny_batch(make, size):
     assert last < 0.1 * first and accuracy == 1.0
 
 
-class TorchAllConvC(tnn.Module):
-    def __init__(self, c1, c2, in_channels=3, classes=10):
-        super().__init__()
-        def conv(cin, cout, k, stride=1, padding=0):
-            return [tnn.Conv2d(cin, cout, k, stride, padding), tnn.ReLU()]
-        self.features = tnn.Sequential(
-            tnn.Dropout(0.2), *conv(in_channels, c1, 3, 1, 1), *conv(c1, c1, 3, 1, 1),
-            *conv(c1, c1, 3, 2, 1), tnn.Dropout(0.5), *conv(c1, c2, 3, 1, 1),
-            *conv(c2, c2, 3, 1, 1), *conv(c2, c2, 3, 2, 1), tnn.Dropout(0.5))
-        self.classifier = tnn.Sequential(*conv(c2, c2, 3), *conv(c2, c2, 1),
-                                         tnn.Conv2d(c2, classes, 1))
-
-    def forward(self, x):
-        return self.classifier(self.features(x)).mean(dim=(2, 3))
-
-
-class TorchNIN(tnn.Module):
-    def __init__(self, widths, in_channels=3, classes=10):
-        super().__init__()
-        (a1, a2, a3), (b1, b2, b3), (c1, c2) = widths
-        def mlpconv(cin, k, w1, w2, w3, last_relu=True):
-            layers = [tnn.Conv2d(cin, w1, k, padding=k // 2), tnn.ReLU(), tnn.Conv2d(w1, w2, 1),
-                      tnn.ReLU(), tnn.Conv2d(w2, w3, 1)]
-            return tnn.Sequential(*layers, *([tnn.ReLU()] if last_relu else []))
-        self.block1 = mlpconv(in_channels, 5, a1, a2, a3)
-        self.block2 = mlpconv(a3, 5, b1, b2, b3)
-        self.block3 = mlpconv(b3, 3, c1, c2, classes, last_relu=False)
-
-    def forward(self, x):
-        x = tF.dropout(tF.max_pool2d(self.block1(x), 3, 2, 1), 0.5, self.training)
-        x = tF.dropout(tF.max_pool2d(self.block2(x), 3, 2, 1), 0.5, self.training)
-        return self.block3(x).mean(dim=(2, 3))
-
-
 @pytest.mark.parametrize("name, twin", [
-    ("allconv", lambda: TorchAllConvC(24, 48)),
-    ("nin", lambda: TorchNIN([(48, 40, 24), (48, 48, 48), (48, 48)])),
+    ("allconv", lambda: twins.torch_model("allconv", in_channels=3, width=0.25)),
+    ("nin", lambda: twins.torch_model("nin", in_channels=3, width=0.25)),
 ])
 def test_narrow_same_logits_as_the_torch_twin(name, twin):
     striate.manual_seed(0)

@@ -5,6 +5,7 @@
     striate summary lenet5                       # at the registry's input size, one channel
     striate summary resnet20 --input 3x32x32     # CIFAR-sized RGB input
     striate summary lenet5 --batch-size 128      # MACs and memory of a training batch
+    striate summary googlenet --model-arg width=0.25   # a builder's own arguments, as in train
 
 Prints :func:`striate.analysis.summary`'s table: every layer's output shape, parameters,
 multiply-adds, receptive field and jump, and output memory, then the totals.
@@ -46,8 +47,9 @@ def cmd_summary(args) -> int:
     for name, value in (("--batch-size", args.batch_size), ("--num-classes", args.num_classes)):
         if value < 1:
             raise cli.CLIError(f"striate summary: {name} must be at least 1, got {value}")
+    model = cli._create(args.model, {"num_classes": args.num_classes, "in_channels": shape[0],
+                                     **dict(args.model_arg)}, command="summary")
     try:
-        model = models.create(args.model, num_classes=args.num_classes, in_channels=shape[0])
         result = summary(model, shape, batch_size=args.batch_size)
     except (TypeError, ValueError) as err:
         raise cli.CLIError(f"striate summary: {args.model} cannot run on an input of "
@@ -72,4 +74,8 @@ def add_parser(sub) -> None:
                    help="images per pass; MACs and memory are for the whole batch (default 1)")
     p.add_argument("--num-classes", type=int, default=10,
                    help="outputs of the classifier (default 10)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   type=cli._model_arg,
+                   help="an argument of the model's builder, as in `striate train`, e.g. "
+                        "--model-arg width=0.25 (repeatable)")
     p.set_defaults(func=cmd_summary)
