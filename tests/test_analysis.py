@@ -558,12 +558,21 @@ def test_summary_command_prints_the_table(capsys):
     (["--input", "1x0x28"], ["argument --input", "'1x0x28'"]),
     (["--input", "1x32x32"], ["lenet5 cannot run on an input of 1x32x32", "400"]),
     (["--batch-size", "0"], ["--batch-size must be at least 1"]),
+    (["--model-arg", "width=2"], ["striate summary: --model-arg: lenet5 does not take",
+                                  "width"]),
+    (["--model-arg", "2=width"], ["argument --model-arg", "KEY=VALUE"]),
 ])
 def test_summary_command_errors_name_the_argument(argv, fragments, capsys):
     status, _, err = run(capsys, "summary", "lenet5", *argv)
     assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     for fragment in fragments:
         assert fragment in err, (fragment, err)
+
+
+def test_summary_command_passes_the_builders_arguments(capsys):
+    status, out, err = run(capsys, "summary", "nin", "--model-arg", "width=0.25")
+    assert status == 0, err
+    assert "Total params: 61,370" in out  # NIN's 957,386 at width 1
 
 
 def test_summary_command_unknown_model(capsys):
