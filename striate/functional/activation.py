@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from .elementwise import cast
@@ -79,14 +80,27 @@ class ReLU(Function):
 
     Inside :func:`relu_backward_rule` the backward is guided (gx = gy * [x > 0] * [gy > 0]) or
     deconvnet's (gx = gy * [gy > 0]) instead.
+
+    With the oneDNN kernels selected, large float32 arrays run both passes in one threaded loop
+    each (:mod:`striate.kernels.onednn.eltwise`; NumPy's ufuncs use one core), and the backward
+    reads the mask [x > 0] off the output, [y > 0], which the next layer keeps anyway.
     """
 
     def forward(self, x):
+        self.fast = kernels.eltwise_kernels(x)
+        if self.fast is not None:
+            y = self.fast.relu_forward(x)
+            self.y = y if self.needs_input_grad[0] else None
+            return y
         if self.needs_input_grad[0]:  # the mask only when a backward will read it
             self.positive = x > 0
         return get_array_module(x).maximum(x, 0)                      # NaN stays NaN
 
     def backward(self, gy):
+        if self.fast is not None:
+            if _relu_rule == "gradient" and self.fast.same_layout(self.y, gy):
+                return self.fast.relu_backward(self.y, gy)             # gy * [y > 0]
+            self.positive = self.y > 0                                 # [y > 0] = [x > 0]
         # stored as x was (a gradient in another layout is not passed on down the network)
         xp = get_array_module(gy)
         gx = xp.empty_like(self.positive, dtype=gy.dtype)

@@ -1,6 +1,6 @@
 """oneDNN kernels for the CPU: convolution forward, backward-data and backward-weights; batch
 normalisation and max / average pooling forward and backward; the matrix products of the fully
-connected layer.
+connected layer; and ReLU, on the same OpenMP threads.
 
 Measured on this project's machine (``docs/PERFORMANCE.md``), oneDNN's convolution on
 channels-last float32 arrays beats im2col + BLAS and PyTorch's own layouts, so the convolution ops
@@ -11,7 +11,8 @@ type and stays on the reference kernels. Batch normalisation and pooling (``norm
 channels-last arrays (see :mod:`striate.functional.normalization` and ``pooling``). The fully
 connected layer's products (``matmul.py``) run here so that a training step's heavy ops all share
 oneDNN's OpenMP threads instead of fighting NumPy's BLAS threads (see
-:mod:`striate.functional.linear`).
+:mod:`striate.functional.linear`). ReLU (``eltwise.py``) is a plain OpenMP loop in
+``_omp_eltwise.c`` on those threads, not oneDNN's eltwise primitive, which maps NaN to 0.
 
     from striate.kernels import onednn
     if onednn.available():
@@ -31,13 +32,15 @@ from .conv import (conv_backward_data, conv_backward_weights, conv_forward, conv
 from .norm import batch_norm_backward, batch_norm_forward, batch_norm_implementation_name
 from .pool import pool_backward, pool_forward, pool_implementation_name, pool_output_shape
 from .matmul import matmul, matmul_cache_info, matmul_implementation_name
+from .eltwise import dense, relu_backward, relu_forward, same_layout
 
 __all__ = [
     "available", "unavailable_reason", "supports", "version", "conv_forward",
     "conv_backward_data", "conv_backward_weights", "conv_output_shape", "implementation_name",
     "batch_norm_forward", "batch_norm_backward", "batch_norm_implementation_name",
     "pool_forward", "pool_backward", "pool_output_shape", "pool_implementation_name",
-    "matmul", "matmul_implementation_name", "matmul_cache_info", "cache_info", "ops_cache_info",
+    "matmul", "matmul_implementation_name", "matmul_cache_info", "relu_forward", "relu_backward",
+    "dense", "same_layout", "cache_info", "ops_cache_info",
     "clear_cache", "set_num_threads", "get_num_threads",
 ]
 

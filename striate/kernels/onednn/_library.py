@@ -96,6 +96,8 @@ _SIGNATURES = {
     "spool_forward": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p] * 3),
     "spool_backward": (ctypes.c_int, [ctypes.c_void_p] * 4),
     "spool_workspace_bytes": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)]),
+    "srelu_forward": (None, [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]),
+    "srelu_backward": (None, [ctypes.c_int64] + [ctypes.c_void_p] * 3),
     "sops_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),
     "sops_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
     "sops_cache_clear": (None, []),

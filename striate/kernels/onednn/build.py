@@ -16,10 +16,12 @@ from pathlib import Path
 
 # One library, three sources sharing _dnnl_common.h: the convolutions (which also define the shared
 # engine, stream, scratchpad and lock), the batch normalisation and pooling kernels, and the
-# matrix products of the fully connected layer; and _dnnl_common.c, the primitive cache they
-# each keep one of.
+# matrix products of the fully connected layer; _dnnl_common.c, the primitive cache they
+# each keep one of; and _omp_eltwise.c, plain OpenMP loops for the elementwise ops (ReLU) on the
+# same thread pool.
 SOURCES = ["striate/kernels/onednn/_dnnl_conv.c", "striate/kernels/onednn/_dnnl_ops.c",
-           "striate/kernels/onednn/_dnnl_matmul.c", "striate/kernels/onednn/_dnnl_common.c"]
+           "striate/kernels/onednn/_dnnl_matmul.c", "striate/kernels/onednn/_dnnl_common.c",
+           "striate/kernels/onednn/_omp_eltwise.c"]
 DEPENDS = ["striate/kernels/onednn/_dnnl_common.h"]
 NAME = "striate.kernels.onednn._dnnl_conv"
 
