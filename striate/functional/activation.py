@@ -16,6 +16,7 @@ import contextlib
 from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
+from . import fusion
 from .elementwise import cast
 from .shape import _axis
 
@@ -246,7 +247,11 @@ def relu(input, inplace: bool = False) -> Tensor:  # noqa: A002 - the torch name
         inplace: accepted for PyTorch compatibility and ignored: a new tensor is returned (an
             in-place write would overwrite what the graph keeps for backward).
     """
-    return ReLU()(_float_input("relu", input))
+    x = _float_input("relu", input)
+    folded = fusion.fold_relu(x)
+    if folded is not None:  # inference on oneDNN: a post-op of the convolution
+        return folded
+    return ReLU()(x)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
+from . import fusion
 from .im2col import (_backward_data, _backward_weights, _forward, col2im, conv_output_size,
                      im2col)
 from .shape import getitem, pad, squeeze, unsqueeze
@@ -320,6 +323,20 @@ def _pad_by_mode(name: str, x: Tensor, pads, mode: str) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------------------------
+def _deferred(x, w, b, stride, pads, dilation, groups):
+    """The convolution as a :class:`~striate.functional.fusion.PendingConv` when inference
+    fusion applies (no graph, oneDNN kernels), else None."""
+    if not fusion.enabled():
+        return None
+    fast = _fast_kernels(x.data, pads)
+    if fast is None:
+        return None
+    args = _fast_args(stride, pads, dilation, groups)
+    n, c, *size = x.shape
+    out = fast.conv_output_shape((n, *size, c), w.shape, **args)
+    return fusion.defer_conv(fast, x, w, b, args, (out[0], out[-1]) + tuple(out[1:-1]))
+
+
 def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups, padding_mode,
           flip=False) -> Tensor:
     x, w = as_tensor(input), as_tensor(weight)
@@ -346,6 +363,10 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups, padd
     _check_fits(name, x.shape[2:], w.shape[2:], pads, dilation)
     if flip:  # true convolution: reverse the kernel along every spatial axis
         w = getitem(w, (Ellipsis,) + (slice(None, None, -1),) * nd)
+    elif not unbatched:
+        pending = _deferred(x, w, b, stride, pads, dilation, int(groups))
+        if pending is not None:  # inference on oneDNN: later ops may fold into it
+            return pending
     y = ConvNd(stride, pads, dilation, int(groups))(x, w, b)
     return squeeze(y, 0) if unbatched else y
 

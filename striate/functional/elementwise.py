@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
+from . import fusion
 
 __all__ = ["sum_to", "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs",
            "clamp", "maximum", "minimum", "matmul", "cast"]
@@ -255,6 +256,10 @@ class MatMul(Function):
 # ---------------------------------------------------------------------------------------------
 def add(a, b) -> Tensor:
     """a + b with broadcasting."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        folded = fusion.fold_add(a, b)
+        if folded is not None:  # inference on oneDNN: a post-op of the convolution
+            return folded
     return Add()(*_pair(a, b))
 
 

@@ -69,9 +69,23 @@ void sdnnl_cache_clear(sdnnl_cache *cache) {
  * see sdnnl_execute); hint: the training forward's, for a backward pass, else NULL. */
 dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
                                    const_dnnl_primitive_desc_t hint) {
+    return sdnnl_primitive_desc_post_ops(pd, desc, hint, NULL);
+}
+
+dnnl_status_t sdnnl_primitive_desc_post_ops(dnnl_primitive_desc_t *pd,
+                                            const_dnnl_op_desc_t desc,
+                                            const_dnnl_primitive_desc_t hint,
+                                            const_dnnl_post_ops_t post_ops) {
     dnnl_primitive_attr_t attr;
     CHECK(dnnl_primitive_attr_create(&attr));
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (post_ops) {
+        dnnl_status_t st = dnnl_primitive_attr_set_post_ops(attr, post_ops);
+        if (st != dnnl_success) {
+            dnnl_primitive_attr_destroy(attr);
+            return st;
+        }
+    }
     dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
     dnnl_primitive_attr_destroy(attr);
     return st;

@@ -94,6 +94,11 @@ SDNNL_HIDDEN void sdnnl_cache_clear(sdnnl_cache *cache);
 SDNNL_HIDDEN dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd,
                                                 const_dnnl_op_desc_t desc,
                                                 const_dnnl_primitive_desc_t hint);
+/* The same with post-ops (NULL: none) in the attributes. */
+SDNNL_HIDDEN dnnl_status_t sdnnl_primitive_desc_post_ops(dnnl_primitive_desc_t *pd,
+                                                         const_dnnl_op_desc_t desc,
+                                                         const_dnnl_primitive_desc_t hint,
+                                                         const_dnnl_post_ops_t post_ops);
 /* The end of a build, once the entry's memory objects are made (st: how that went): the
  * scratchpad memory, the primitive and its name, or an error about creating `what`; destroys pd. */
 SDNNL_HIDDEN dnnl_status_t sdnnl_create_primitive(sdnnl_entry *e, dnnl_primitive_desc_t pd,

@@ -4,6 +4,8 @@
  * computes, on channels-last activations and PyTorch-layout weights:
  *
  *   sconv_forward           y  = conv(x, w) + b          x (N, *IN, C)   -> y  (N, *OUT, K)
+ *                           then y += z when asked (z shaped as y: a residual), as oneDNN's
+ *                           binary add post-op, in the same pass over y
  *   sconv_backward_data     gx = conv^T(gy, w)          gy (N, *OUT, K) -> gx (N, *IN, C)
  *   sconv_backward_weights  gw = corr(x, gy), gb = sum gy              -> gw (K, C/G, *KER)
  *
@@ -40,10 +42,12 @@ typedef struct {
     int64_t in[3], ker[3], out[3]; /* spatial sizes (first nsp used, the rest 0) */
     int64_t stride[3], dilation[3], pad_l[3], pad_r[3];
     int64_t with_bias;             /* forward: add b; backward-weights: also compute gb */
+    int64_t post_add;              /* forward only: then y += z */
 } sconv_cfg;
 
 enum { KIND_FWD = 0, KIND_BWD_DATA = 1, KIND_BWD_WEIGHTS = 2 };
-#define MAX_ARGS 4
+#define MAX_ARGS 5
+#define ARG_ADDEND (DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1) /* z of y += z */
 
 /* A cached primitive with the memory objects it runs on. The user's pointers are attached with
  * dnnl_memory_set_data_handle at each call. */
@@ -122,7 +126,18 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         &fwd_d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, bias, &dst, strides,
         dilates, pad_l, pad_r));
     if (kind == KIND_FWD) {
-        CHECK(sdnnl_primitive_desc(pd, &fwd_d, NULL));
+        dnnl_post_ops_t po = NULL;
+        if (c->post_add) {
+            CHECK(dnnl_post_ops_create(&po));
+            dnnl_status_t st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &dst);
+            if (st != dnnl_success) {
+                dnnl_post_ops_destroy(po);
+                CHECK(st);
+            }
+        }
+        dnnl_status_t st = sdnnl_primitive_desc_post_ops(pd, &fwd_d, NULL, po);
+        if (po) dnnl_post_ops_destroy(po);
+        CHECK(st);
         return dnnl_success;
     }
     dnnl_primitive_desc_t hint;
@@ -152,6 +167,7 @@ static void argument_list(entry_t *e) {
         e->arg_ids[n++] = DNNL_ARG_WEIGHTS;
         if (c->with_bias) e->arg_ids[n++] = DNNL_ARG_BIAS;
         e->arg_ids[n++] = DNNL_ARG_DST;
+        if (c->post_add) e->arg_ids[n++] = ARG_ADDEND;
     } else if (e->kind == KIND_BWD_DATA) {
         e->arg_ids[n++] = DNNL_ARG_DIFF_DST;
         e->weights_slot = n;
@@ -240,6 +256,7 @@ dnnl_status_t sdnnl_engine(void) {
 static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
     sconv_cfg key = *config;
     if (kind == KIND_BWD_WEIGHTS) key.with_bias = 0; /* gb is computed apart: one primitive */
+    if (kind != KIND_FWD) key.post_add = 0; /* the post-op is the forward's */
     const sconv_cfg *c = &key;
     g_err[0] = 0;
     if (c->nsp < 1 || c->nsp > 3 || c->groups < 1) {
@@ -357,11 +374,14 @@ static int run(int kind, const sconv_cfg *c, void *const *ptrs) {
 
 /* ---- the entry points (return a dnnl_status_t; 0 = success, else see sconv_last_error) ---- */
 
-int sconv_forward(const sconv_cfg *c, const void *x, const void *w, const void *b, void *y) {
+/* z: the addend of the post_add post-op (stored as y), else ignored. */
+int sconv_forward(const sconv_cfg *c, const void *x, const void *w, const void *b, void *y,
+                  const void *z) {
     void *ptrs[MAX_ARGS] = {(void *)x, (void *)w};
     int n = 2;
     if (c->with_bias) ptrs[n++] = (void *)b;
-    ptrs[n] = y;
+    ptrs[n++] = y;
+    if (c->post_add) ptrs[n] = (void *)z;
     return run(KIND_FWD, c, ptrs);
 }
 

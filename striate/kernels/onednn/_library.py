@@ -42,6 +42,7 @@ class Config(ctypes.Structure):
         ("stride", ctypes.c_int64 * 3), ("dilation", ctypes.c_int64 * 3),
         ("pad_l", ctypes.c_int64 * 3), ("pad_r", ctypes.c_int64 * 3),
         ("with_bias", ctypes.c_int64),
+        ("post_add", ctypes.c_int64),
     ]
 
 
@@ -81,7 +82,7 @@ class MatmulConfig(ctypes.Structure):
 
 _SIGNATURES = {
     # name: (result type, argument types)
-    "sconv_forward": (ctypes.c_int, [ctypes.c_void_p] * 5),
+    "sconv_forward": (ctypes.c_int, [ctypes.c_void_p] * 6),
     "sconv_backward_data": (ctypes.c_int, [ctypes.c_void_p] * 4),
     "sconv_backward_weights": (ctypes.c_int, [ctypes.c_void_p] * 5),
     "sconv_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),

@@ -82,13 +82,16 @@ def _memoised(plans: dict, make, key: tuple, op: str):
 _plans: dict = {}
 
 
-def _plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, op):
-    """The C configuration and output shape for one convolution, checked and memoised."""
+def _plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, op,
+          add=False):
+    """The C configuration and output shape for one convolution, checked and memoised.
+    ``add``: the forward adds a residual in its pass (oneDNN's binary post-op)."""
     return _memoised(_plans, _make_plan, (x_shape, w_shape, stride, padding_l, padding_r,
-                                          dilation, groups, with_bias), op)
+                                          dilation, groups, with_bias, add), op)
 
 
-def _make_plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, op):
+def _make_plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups, with_bias, add,
+               op):
     nsp = len(x_shape) - 2
     if nsp not in (1, 2, 3) or len(w_shape) != nsp + 2:
         raise ValueError(f"{op}: expected x (N, *IN, C) and w (K, C/G, *KER) with 1 to 3 spatial "
@@ -113,7 +116,8 @@ def _make_plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups,
     if min(out) < 1:
         raise ValueError(f"{op}: the (dilated) kernel {ker} does not fit in the padded input "
                          f"{size_in} (padding {pad_l} / {pad_r}, dilation {dilation})")
-    config = Config(nsp=nsp, n=n, c=c, k=k, groups=groups, with_bias=int(with_bias))
+    config = Config(nsp=nsp, n=n, c=c, k=k, groups=groups, with_bias=int(with_bias),
+                    post_add=int(add))
     for field, values in (("in_", size_in), ("ker", ker), ("out", out), ("stride", stride),
                           ("dilation", dilation), ("pad_l", pad_l), ("pad_r", pad_r)):
         getattr(config, field)[:nsp] = values
@@ -153,8 +157,9 @@ def _call(function, op: str, config, *arrays) -> None:
 
 
 def conv_forward(x, w, b=None, stride=1, padding_l=0, padding_r=None, dilation=1, groups=1,
-                 out=None) -> np.ndarray:
-    """y = conv(x, w) + b.
+                 out=None, add=None) -> np.ndarray:
+    """y = conv(x, w) + b, then y += add when asked (oneDNN's binary post-op, in the same pass
+    over y).
 
     Args:
         x: (N, *IN, C) float32, channels last, C-contiguous.
@@ -162,6 +167,7 @@ def conv_forward(x, w, b=None, stride=1, padding_l=0, padding_r=None, dilation=1
         b: (K,) float32 or None.
         stride, padding_l, padding_r, dilation, groups: see :func:`conv_output_shape`.
         out: optional preallocated (N, *OUT, K) float32 array to write into.
+        add: None, or an (N, *OUT, K) float32 C-contiguous array added to y (a residual).
 
     Returns:
         y: (N, *OUT, K), channels last (``out`` when given).
@@ -170,14 +176,18 @@ def conv_forward(x, w, b=None, stride=1, padding_l=0, padding_r=None, dilation=1
     _check(x, None, "x", op)
     _check(w, None, "w", op)
     config, y_shape = _plan(x.shape, w.shape, stride, padding_l, padding_r, dilation, groups,
-                            b is not None, op)
+                            b is not None, op, add is not None)
     if b is not None:
         _check(b, (w.shape[0],), "b", op)
+    if add is not None:
+        _check(add, y_shape, "add", op)
     y = _output(out, y_shape, "out", op)
     if x.size == 0 or w.size == 0:
         y[...] = 0 if b is None else b
+        if add is not None:
+            y += add
         return y
-    _call(load().sconv_forward, op, config, x, w, b, y)
+    _call(load().sconv_forward, op, config, x, w, b, y, add)
     return y
 
 
@@ -242,17 +252,18 @@ def conv_backward_weights(x, gy, w_shape, stride=1, padding_l=0, padding_r=None,
 
 
 def implementation_name(kind: str, x_shape, w_shape, stride=1, padding_l=0, padding_r=None,
-                        dilation=1, groups=1, with_bias=False) -> str:
+                        dilation=1, groups=1, with_bias=False, add=False) -> str:
     """The oneDNN implementation chosen for a pass, e.g. ``'brgconv:avx512_core'``.
 
-    ``kind`` is 'forward', 'backward_data' or 'backward_weights'. Creates and caches the primitive
-    if it is not cached yet.
+    ``kind`` is 'forward', 'backward_data' or 'backward_weights'; ``add``: the forward's residual
+    post-op (see :func:`conv_forward`). Creates and caches the primitive if it is not
+    cached yet.
     """
     op = "implementation_name"
     if kind not in _KINDS:
         raise ValueError(f"{op}: kind must be one of {sorted(_KINDS)}, got {kind!r}")
     config, _ = _plan(tuple(x_shape), tuple(w_shape), stride, padding_l, padding_r, dilation,
-                      groups, bool(with_bias), op)
+                      groups, bool(with_bias), op, bool(add) and kind == "forward")
     name = load().sconv_impl_name(_KINDS[kind], ctypes.byref(config))
     if name is None:
         raise RuntimeError(f"{op}: oneDNN failed ({load().sconv_last_error().decode()})")
