@@ -24,6 +24,10 @@ then writes three files into its output folder (``docs/experiments`` by default)
 ``batchnorm`` (R3)
     The same CNN with and without batch normalisation, trained by SGD with momentum at two
     learning rates: test accuracy per epoch and the epochs each needs to reach a given accuracy.
+``batchnorm-deep`` (R3)
+    The same comparison in a deep network: the 20-layer plain (no shortcut) CIFAR-style network
+    of He et al. with and without batch normalisation (without it, the convolutions get a bias),
+    on a subset of the training images.
 ``residual`` (R6)
     Plain and residual CIFAR-style networks of 20 and 56 layers (He et al. 2016, Fig. 1 and 6):
     training and test error per epoch. On a 2-core CPU this runs on a subset of the training
@@ -217,13 +221,13 @@ def _dropout(scale: _Scale, mc_samples):
     return result
 
 
-def _batchnorm(scale: _Scale, rates, threshold: float):
+def _batchnorm(scale: _Scale, rates, threshold: float, network: str = "fmnist-cnn"):
     train_xy, test_xy, mean, std = _fashion_mnist(scale.n_train, scale.n_test)
-    result = {"threshold": threshold, "runs": {}}
+    result = {"threshold": threshold, "network": network, "runs": {}}
     for lr in rates:
         for bn in (True, False):
             manual_seed(0)
-            model = models.FashionCNN(batch_norm=bn)
+            model = models.create(network, batch_norm=bn)
             name = f"{'BN' if bn else 'no BN'}, lr {lr:g}"
             run = _fit(model, train_xy, test_xy, mean, std, scale.epochs,
                        optim.SGD(list(model.parameters()), lr=lr, momentum=0.9), 0, label=name)
@@ -410,6 +414,11 @@ EXPERIMENTS: dict[str, _Experiment] = {
         "Batch normalisation (R3)", _batchnorm, _plot_batchnorm, _md_batchnorm, 2,
         _Scale(20000, None, 10), _Scale(512, 256, 1), {"rates": (0.01, 0.1), "threshold": 0.88},
         {"rates": (0.01,), "threshold": 0.5}),
+    "batchnorm-deep": _Experiment(
+        "Batch normalisation in a deep plain network (R3)", _batchnorm, _plot_batchnorm,
+        _md_batchnorm, 2, _Scale(10000, None, 10), _Scale(256, 256, 1),
+        {"rates": (0.01, 0.1), "threshold": 0.85, "network": "plain20"},
+        {"rates": (0.01,), "threshold": 0.5, "network": "plain20"}),
     "residual": _Experiment(
         "Residual learning (R6)", _residual, _plot_residual, _md_residual, 2,
         _Scale(10000, None, 10), _Scale(256, 256, 1), {"depths": (20, 56)}, {"depths": (20,)}),

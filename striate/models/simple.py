@@ -73,12 +73,13 @@ class FashionCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def fmnist_cnn(num_classes: int = 10, in_channels: int = 1) -> FashionCNN:
-    """The Fashion-MNIST CNN at its default size: widths 32/64, 256 hidden units, 28x28 input.
+def fmnist_cnn(num_classes: int = 10, in_channels: int = 1, batch_norm: bool = True) -> FashionCNN:
+    """The Fashion-MNIST CNN at its default size: widths 32/64, 256 hidden units, 28x28 input;
+    ``batch_norm=False`` is its ablation without batch normalisation.
 
     Example::
 
         model = fmnist_cnn()
         logits = model(striate.randn(8, 1, 28, 28))     # (8, 10)
     """
-    return FashionCNN(num_classes=num_classes, in_channels=in_channels)
+    return FashionCNN(num_classes=num_classes, in_channels=in_channels, batch_norm=batch_norm)
