@@ -466,13 +466,19 @@ def cmd_evaluate(args) -> int:
     print(f"test accuracy: {result['accuracy']:.4f}")
     if "top_5_accuracy" in result:
         print(f"top-5 accuracy: {result['top_5_accuracy']:.4f}")
-    m = result["confusion"]
-    width = max(len("class"), *(len(c) for c in info["classes"]))
+    print_class_accuracy(info["classes"], result["confusion"])
+    return 0
+
+
+def print_class_accuracy(classes, confusion) -> None:
+    """The per-class table of ``striate evaluate``: each class's accuracy and image count, from
+    a confusion matrix (rows: true classes)."""
+    confusion = np.asarray(confusion)
+    width = max(len("class"), *(len(c) for c in classes))
     print(f"\n{'class':<{width}}  accuracy  images")
-    for name, correct, total in zip(info["classes"], np.diag(m), m.sum(axis=1)):
+    for name, correct, total in zip(classes, np.diag(confusion), confusion.sum(axis=1)):
         acc = f"{correct / total:.4f}" if total else "   -  "
         print(f"{name:<{width}}  {acc:>8}  {total:>6}")
-    return 0
 
 
 def read_images(paths, info: dict, invert: bool = False):

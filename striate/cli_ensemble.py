@@ -90,14 +90,17 @@ def read_ensemble(path: Path):
 
 def report_ensemble(ensemble, manifest: dict, images, labels, info: dict, split: str,
                      batch_size: int = 256) -> dict:
-    """Print each member's and the ensemble's test accuracy; return them for the manifest."""
+    """Print each member's and the ensemble's test accuracy; return them, with the ensemble's
+    confusion matrix (rows: true classes), for the manifest."""
     x = cli._eval_transform(info["mean"], info["std"])(images).astype(np.float32)
     pred = ensemble.predict(x, batch_size=batch_size)
     members = [train.accuracy(labels, p) for p in pred.member_probs]
     picked = np.take_along_axis(pred.mean, labels[:, None], axis=1)
     loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float32).tiny))))
     result = {"loss": loss, "accuracy": train.accuracy(labels, pred.mean),
-              "member_accuracy": members, "disagreement": float(pred.disagreement.mean())}
+              "member_accuracy": members, "disagreement": float(pred.disagreement.mean()),
+              "confusion": train.confusion_matrix(labels, pred.mean.argmax(axis=1),
+                                                  len(info["classes"])).tolist()}
     seeds = manifest.get("seeds") or [None] * len(members)
     print(f"ensemble of {len(members)} {manifest.get('model', '')} members on the {split} "
           f"({len(labels)} images), probabilities averaged:")
@@ -118,6 +121,7 @@ def evaluate_ensemble(args) -> int:
     if len(classes) != len(info["classes"]):
         raise cli.CLIError(f"{path} classifies {len(info['classes'])} classes but {dataset} has "
                        f"{len(classes)}")
-    report_ensemble(ensemble, manifest, images, labels, info, f"{dataset} test split",
-                     args.batch_size)
+    result = report_ensemble(ensemble, manifest, images, labels, info, f"{dataset} test split",
+                             args.batch_size)
+    cli.print_class_accuracy(info["classes"], result["confusion"])
     return 0

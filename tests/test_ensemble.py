@@ -360,6 +360,12 @@ def test_train_ensemble_writes_members_and_reports_both_accuracies(tmp_path, cap
     assert status == 0, err
     assert float(re.search(r"ensemble test accuracy: ([0-9.]+)", out2).group(1)) == printed
     assert "member 1 (seed 5): test accuracy" in out2
+    # the per-class table, as for one checkpoint, from the ensemble's confusion matrix
+    confusion = np.array(json.loads((tmp_path / "ensemble.json").read_text())["test"]["confusion"])
+    assert confusion.sum() == len(labels)
+    assert np.trace(confusion) / len(labels) == pytest.approx(printed, abs=1e-4)
+    rows = re.findall(r"^(\S+)\s+([0-9.]+)\s+(\d+)$", out2, flags=re.M)
+    assert [int(n) for _, _, n in rows] == confusion.sum(axis=1).tolist()
     png = tmp_path / "digit.png"
     from PIL import Image
     Image.fromarray((np.clip(images[0, 0], 0, 1) * 255).astype(np.uint8)).save(png)
