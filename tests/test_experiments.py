@@ -65,6 +65,11 @@ def test_reproduce_command(tmp_path, capsys):
     assert "unknown experiment 'dropouts'; known: ensemble" in capsys.readouterr().err
 
 
-def test_batchnorm_ablation_has_no_batch_norm():
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in
-                   models.FashionCNN(batch_norm=False).modules())
+@pytest.mark.parametrize("name", ["fmnist-cnn", "plain20"])
+def test_batchnorm_ablation_has_no_batch_norm(name):
+    """What the batchnorm experiments build through the registry (``--model-arg batch_norm=false``
+    on the command line)."""
+    with_bn, without = models.create(name), models.create(name, batch_norm=False)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in with_bn.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in without.modules())
+    assert experiments.EXPERIMENTS["batchnorm-deep"].settings["network"] == "plain20"
