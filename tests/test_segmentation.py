@@ -358,6 +358,85 @@ def test_residual_stage_adds_its_input():
     assert ResidualStage(3, 4, 1, 3).projection.weight.shape == (4, 3, 1, 1, 1)
 
 
+class TorchResidualStage(tnn.Module):
+    def __init__(self, cin, c, num_convs, k, act, bn):
+        super().__init__()
+        layers = []
+        for i in range(num_convs):
+            layers.append(tnn.Conv3d(cin if i == 0 else c, c, k, padding=k // 2, bias=not bn))
+            if bn:
+                layers.append(tnn.BatchNorm3d(c))
+            if i < num_convs - 1:
+                layers.append(act())
+        self.convs = tnn.Sequential(*layers)
+        self.projection = None if c % cin == 0 else tnn.Conv3d(cin, c, 1, bias=False)
+        self.cin, self.c, self.act = cin, c, act()
+
+    def forward(self, x):
+        short = (self.projection(x) if self.projection is not None
+                 else x.repeat(1, self.c // self.cin, 1, 1, 1))
+        return self.act(self.convs(x) + short)
+
+
+class TorchVNet(tnn.Module):
+    """V-Net written again from the paper's Fig. 1, with Striate's names."""
+
+    def __init__(self, cin, classes, width, depth, k, act, bn):
+        super().__init__()
+        act = {"elu": tnn.ELU, "relu": tnn.ReLU}[act]
+        w = [width * 2**level for level in range(depth + 1)]
+
+        def norm_act(conv, c):
+            return tnn.Sequential(conv, *([tnn.BatchNorm3d(c)] if bn else []), act())
+        self.encoders = tnn.ModuleList([
+            TorchResidualStage(cin if l == 0 else w[l], w[l], stage_convs(l), k, act, bn)
+            for l in range(depth)])
+        self.downs = tnn.ModuleList([
+            norm_act(tnn.Conv3d(w[l], w[l + 1], 2, stride=2, bias=not bn), w[l + 1])
+            for l in range(depth)])
+        self.bottom = TorchResidualStage(w[depth], w[depth], stage_convs(depth), k, act, bn)
+        levels = range(depth - 1, -1, -1)
+        self.ups = tnn.ModuleList([
+            norm_act(tnn.ConvTranspose3d(2 * w[l + 1] if l < depth - 1 else w[depth], w[l], 2,
+                                         stride=2, bias=not bn), w[l]) for l in levels])
+        self.decoders = tnn.ModuleList([
+            TorchResidualStage(2 * w[l], 2 * w[l], stage_convs(l), k, act, bn) for l in levels])
+        self.head = tnn.Conv3d(2 * w[0], classes, 1)
+
+    def forward(self, x):
+        skips = []
+        for encoder, down in zip(self.encoders, self.downs):
+            x = encoder(x)
+            skips.append(x)
+            x = down(x)
+        x = self.bottom(x)
+        for up, decoder, skip in zip(self.ups, self.decoders, reversed(skips)):
+            x = decoder(torch.cat([skip, up(x)], dim=1))
+        return self.head(x)
+
+
+@pytest.mark.parametrize("activation, batch_norm", [("elu", False), ("relu", True)])
+def test_vnet_gives_the_logits_and_input_gradient_of_a_pytorch_twin(activation, batch_norm):
+    striate.manual_seed(0)
+    model = VNet(in_channels=1, num_classes=2, base_width=4, depth=2, kernel_size=3,
+                 activation=activation, batch_norm=batch_norm)
+    for seed in range(2):  # move the running statistics away from their initial values
+        model(striate.tensor(_input(2, 1, 8, 8, 8, seed=10 + seed) * 2 + 0.5))
+    twin = TorchVNet(1, 2, 4, 2, 3, activation, batch_norm)
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    model.eval()
+    twin.eval()
+    x = _input(2, 1, 8, 8, 8)
+    xs = striate.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    out, expected = model(xs), twin(xt)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-4, atol=1e-4)
+    g = _input(*out.shape, seed=5)
+    (out * striate.tensor(g)).sum().backward()
+    (expected * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_vnet_dice_loss_falls_in_a_few_steps():
     striate.manual_seed(0)
     volumes, masks = make_shapes3d(8, size=(16, 16, 16), seed=0)
