@@ -26,14 +26,14 @@ Anything else that touches the tensor (another op, ``.data``, ``.numpy()``, prin
 convolution then, once, with the post-ops gathered so far. The reference kernels
 (``striate.use_kernels("reference")``), a recorded graph and op observers
 (:func:`striate.autograd.observe_ops`, which ``striate.analysis`` uses) turn it off: then every op
-runs as written. The fused result equals the unfused one up to float32 rounding (the folded
-scale and shift are computed in float64).
+runs as written. The fused result equals the unfused one up to float32 rounding (the scaled
+weights round once more than BN applied after the convolution).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, kernels
 from ..autograd import Tensor
 
 __all__ = ["PendingConv", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled"]
@@ -68,8 +68,10 @@ class PendingConv(Tensor):
     def data(self):
         if self._data is None:
             y = self._fast.conv_forward(self._x, self._w, self._b, **self._args, add=self._add)
-            if self._relu:  # in place, while y is still in cache: NaN stays NaN
+            if self._relu and y.size >= kernels.ELTWISE_MIN_SIZE:  # in place, NaN kept
                 self._fast.relu_forward(y, out=y)
+            elif self._relu:  # small: NumPy's ufunc beats the call into the threaded loop
+                np.maximum(y, 0, out=y)
             self._data = np.moveaxis(y, -1, 1)  # (N, K, *O), stored channels last
             self._x = self._w = self._b = self._add = None
         return self._data
@@ -139,14 +141,17 @@ def fold_batch_norm(x, mean, var, weight, bias, eps: float):
     """Eval batch norm of a pending convolution as scaled weights and bias, or None."""
     if not _foldable(x) or not _no_graph(weight, bias):
         return None
-    inv_std = 1.0 / np.sqrt(np.asarray(var, dtype=np.float64).reshape(-1) + eps)
-    scale = inv_std if weight is None else inv_std * weight.data.astype(np.float64)
-    conv_bias = 0.0 if x._b is None else x._b.astype(np.float64)
-    shift = (conv_bias - np.asarray(mean, dtype=np.float64).reshape(-1)) * scale
+    # in float32, as the batch-norm kernels compute it; a handful of NumPy calls on (C,) vectors
+    scale = 1 / np.sqrt(np.asarray(var, dtype=np.float32).reshape(-1) + np.float32(eps))
+    if weight is not None:
+        scale *= weight.data
+    shift = -np.asarray(mean, dtype=np.float32).reshape(-1) * scale
+    if x._b is not None:
+        shift += x._b * scale
     if bias is not None:
-        shift = shift + bias.data.astype(np.float64)
-    w = x._w * scale.astype(np.float32).reshape((-1,) + (1,) * (x._w.ndim - 1))
-    return x._then(w=w, b=np.ascontiguousarray(shift, dtype=np.float32))
+        shift += bias.data
+    w = x._w * scale.reshape((-1,) + (1,) * (x._w.ndim - 1))
+    return x._then(w=w, b=shift)
 
 
 def fold_add(a, b):
