@@ -20,7 +20,7 @@ import torch
 import striate
 import striate.functional as F
 import striate.kernels
-from kernel_paths import needs_onednn
+from kernel_paths import needs_onednn, randomise_batch_norm
 from striate import autograd, models, nn
 from striate.functional import fusion
 from striate.functional.fusion import PendingConv
@@ -64,18 +64,6 @@ def conv_calls(monkeypatch):
     return calls
 
 
-def _randomise_bn(model, seed=1):
-    rng = np.random.default_rng(seed)
-    for name, buf in model.named_buffers():
-        if name.endswith("running_mean"):
-            buf.data[...] = rng.normal(0, 0.2, buf.shape)
-        elif name.endswith("running_var"):
-            buf.data[...] = rng.uniform(0.5, 1.5, buf.shape)
-    for name, p in model.named_parameters():
-        if name.endswith("bn1.weight") or name.endswith("bn2.weight"):
-            p.data[...] = rng.uniform(0.5, 1.5, p.shape)
-
-
 def _images(n=4, size=28, seed=0):
     return np.random.default_rng(seed).standard_normal((n, 1, size, size)).astype(np.float32)
 
@@ -95,7 +83,7 @@ def test_fused_inference_equals_unfused_reference_and_torch(name, args, size):
     args = {"num_classes": 10, "in_channels": 1, **args}
     striate.manual_seed(0)
     model = models.create(name, **args).eval()
-    _randomise_bn(model)
+    randomise_batch_norm(model, scales=True)
     x = _images(size=size)
     fused = _eval(model, x)
     with fusion_off():
@@ -149,7 +137,7 @@ def test_no_fusion_when_a_graph_is_recorded_or_ops_are_observed():
 def test_a_pending_convolution_read_by_several_consumers():
     striate.manual_seed(0)
     conv, bn = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8).eval()
-    _randomise_bn(bn)
+    randomise_batch_norm(bn, scales=True)
     bn.running_mean.data[...] = np.linspace(-1, 1, 8)
     x = striate.tensor(_images())
     with fusion_off(), striate.no_grad():
@@ -206,7 +194,7 @@ def test_fused_forward_hooks_see_their_module_outputs():
     """A hook on the convolution gets the plain convolution, as without fusion."""
     striate.manual_seed(0)
     model = models.create("resnet20").eval()
-    _randomise_bn(model)
+    randomise_batch_norm(model, scales=True)
     seen = {}
     model.conv1.register_forward_hook(lambda m, i, o: seen.setdefault("fused", o))
     x = _images()

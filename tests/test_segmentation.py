@@ -196,11 +196,16 @@ def test_unet_gives_the_logits_and_input_gradient_of_a_pytorch_twin(padding, bat
                  batch_norm=batch_norm)
     for seed in range(3):  # move the running statistics away from their initial values
         model(striate.tensor(_input(4, 2, size, size, seed=10 + seed) * 2 + 0.5))
-    twin = TorchUNet(2, 3, 4, 2, padding, batch_norm)
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    _assert_same_as_twin(model, TorchUNet(2, 3, 4, 2, padding, batch_norm),
+                         _input(2, 2, size, size))
+
+
+def _assert_same_as_twin(model, twin, x):
+    """Eval-mode logits and input gradient of ``model`` and its PyTorch ``twin`` (which takes
+    the model's state_dict) agree."""
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
     model.eval()
     twin.eval()
-    x = _input(2, 2, size, size)
     xs = striate.tensor(x, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     out, expected = model(xs), twin(xt)
@@ -422,19 +427,8 @@ def test_vnet_gives_the_logits_and_input_gradient_of_a_pytorch_twin(activation, 
                  activation=activation, batch_norm=batch_norm)
     for seed in range(2):  # move the running statistics away from their initial values
         model(striate.tensor(_input(2, 1, 8, 8, 8, seed=10 + seed) * 2 + 0.5))
-    twin = TorchVNet(1, 2, 4, 2, 3, activation, batch_norm)
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
-    model.eval()
-    twin.eval()
-    x = _input(2, 1, 8, 8, 8)
-    xs = striate.tensor(x, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    out, expected = model(xs), twin(xt)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-4, atol=1e-4)
-    g = _input(*out.shape, seed=5)
-    (out * striate.tensor(g)).sum().backward()
-    (expected * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    _assert_same_as_twin(model, TorchVNet(1, 2, 4, 2, 3, activation, batch_norm),
+                         _input(2, 1, 8, 8, 8))
 
 
 def test_vnet_dice_loss_falls_in_a_few_steps():

@@ -20,6 +20,7 @@ from striate.models import googlenet_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import twins  # noqa: E402
+from kernel_paths import randomise_batch_norm  # noqa: E402
 
 CASES = [
     ("lenet5", {}, (28, 28)),
@@ -33,22 +34,12 @@ CASES = [
 ]
 
 
-def _randomise_bn(model, seed=1):
-    """Running statistics away from 0 and 1, so that eval mode really uses them."""
-    rng = np.random.default_rng(seed)
-    for name, buf in model.named_buffers():
-        if name.endswith("running_mean"):
-            buf.data[...] = rng.normal(0, 0.1, buf.shape)
-        elif name.endswith("running_var"):
-            buf.data[...] = rng.uniform(0.5, 1.5, buf.shape)
-
-
 @pytest.mark.parametrize("name, args, size", CASES, ids=[c[0] for c in CASES])
 def test_twin_takes_the_state_dict_and_gives_the_same_logits(name, args, size):
     args = {"num_classes": 10, "in_channels": 1, **args}
     striate.manual_seed(0)
     model = models.create(name, **args)
-    _randomise_bn(model)
+    randomise_batch_norm(model)
     twin = twins.torch_model(name, **args)
     assert list(model.state_dict()) == list(twin.state_dict())
     assert ([tuple(v.shape) for v in model.state_dict().values()]

@@ -12,6 +12,7 @@ so the file stays fast on a CPU. The big models are built once each (a module-sc
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from striate import models, optim, train
 from striate.models import resnet
 from striate.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_loss
 from striate.nn.blocks import BasicBlock, Bottleneck
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import twins  # noqa: E402  (GoogLeNet's PyTorch twin lives with the benchmarks)
 
 tnn = torch.nn
 TF = torch.nn.functional
@@ -391,82 +395,6 @@ class TResNet(tnn.Module):
         return self.fc(torch.flatten(TF.adaptive_avg_pool2d(x, 1), 1))
 
 
-class TConv(tnn.Module):
-    def __init__(self, cin, cout, **kwargs):
-        super().__init__()
-        self.conv = tnn.Conv2d(cin, cout, bias=False, **kwargs)
-        self.bn = tnn.BatchNorm2d(cout, eps=0.001)
-
-    def forward(self, x):
-        return TF.relu(self.bn(self.conv(x)))
-
-
-class TInception(tnn.Module):
-    def __init__(self, cin, c1, c3r, c3, c5r, c5, pool):
-        super().__init__()
-        self.branch1 = TConv(cin, c1, kernel_size=1)
-        self.branch2 = tnn.Sequential(TConv(cin, c3r, kernel_size=1),
-                                      TConv(c3r, c3, kernel_size=3, padding=1))
-        self.branch3 = tnn.Sequential(TConv(cin, c5r, kernel_size=1),   # torchvision's 3x3
-                                      TConv(c5r, c5, kernel_size=3, padding=1))
-        self.branch4 = tnn.Sequential(tnn.MaxPool2d(3, 1, 1, ceil_mode=True),
-                                      TConv(cin, pool, kernel_size=1))
-        self.out_channels = c1 + c3 + c5 + pool
-
-    def forward(self, x):
-        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
-
-
-class TAux(tnn.Module):
-    def __init__(self, cin, num_classes, conv, hidden):
-        super().__init__()
-        self.conv = TConv(cin, conv, kernel_size=1)
-        self.fc1 = tnn.Linear(conv * 16, hidden)
-        self.fc2 = tnn.Linear(hidden, num_classes)
-
-    def forward(self, x):            # dropout left out: the twins run without it
-        x = torch.flatten(self.conv(TF.adaptive_avg_pool2d(x, (4, 4))), 1)
-        return self.fc2(TF.relu(self.fc1(x)))
-
-
-TABLE1 = [(64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64), (192, 96, 208, 16, 48, 64),
-          (160, 112, 224, 24, 64, 64), (128, 128, 256, 24, 64, 64), (112, 144, 288, 32, 64, 64),
-          (256, 160, 320, 32, 128, 128), (256, 160, 320, 32, 128, 128),
-          (384, 192, 384, 48, 128, 128)]
-
-
-class TGoogLeNet(tnn.Module):
-    """torchvision's GoogLeNet with every width divided by ``div`` (and no dropout)."""
-
-    def __init__(self, num_classes, in_channels, div):
-        super().__init__()
-        self.conv1 = TConv(in_channels, 64 // div, kernel_size=7, stride=2, padding=3)
-        self.maxpool1 = tnn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2 = TConv(64 // div, 64 // div, kernel_size=1)
-        self.conv3 = TConv(64 // div, 192 // div, kernel_size=3, padding=1)
-        self.maxpool2 = tnn.MaxPool2d(3, 2, ceil_mode=True)
-        cin, names = 192 // div, ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
-        for name, widths in zip(names, TABLE1):
-            block = TInception(cin, *(c // div for c in widths))
-            setattr(self, f"inception{name}", block)
-            cin = block.out_channels
-        self.maxpool3 = tnn.MaxPool2d(3, 2, ceil_mode=True)
-        self.maxpool4 = tnn.MaxPool2d(2, 2, ceil_mode=True)
-        self.aux1 = TAux(512 // div, num_classes, 128 // div, 1024 // div)
-        self.aux2 = TAux(528 // div, num_classes, 128 // div, 1024 // div)
-        self.fc = tnn.Linear(1024 // div, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
-        x = self.inception4a(self.maxpool3(self.inception3b(self.inception3a(x))))
-        aux1 = self.aux1(x) if self.training else None
-        x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if self.training else None
-        x = self.inception5b(self.inception5a(self.maxpool4(self.inception4e(x))))
-        logits = self.fc(torch.flatten(TF.adaptive_avg_pool2d(x, 1), 1))
-        return (logits, aux1, aux2) if self.training else logits
-
-
 def _randomise(module: tnn.Module) -> None:
     """Weights of a usable scale, and batch norms that are not the identity in eval mode."""
     g = torch.Generator().manual_seed(1)
@@ -547,7 +475,9 @@ def test_bottleneck_resnet_equals_its_torch_twin_in_eval():
 def test_narrow_googlenet_equals_its_torch_twin(train_mode):
     torch.manual_seed(0)
     ours = googlenet(num_classes=7, in_channels=3, width=1 / 8, dropout=0.0, aux_dropout=0.0)
-    ys = _compare(ours, TGoogLeNet(7, 3, div=8), (2, 3, 64, 64), train_mode)
+    twin = twins.torch_model("googlenet", num_classes=7, in_channels=3, width=1 / 8, dropout=0.0)
+    twin.aux1.dropout.p = twin.aux2.dropout.p = 0.0
+    ys = _compare(ours, twin, (2, 3, 64, 64), train_mode)
     assert len(ys) == (3 if train_mode else 1)
 
 
