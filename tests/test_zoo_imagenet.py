@@ -2,8 +2,8 @@
 exact numbers, the papers' rounded ones), torchvision's state_dict layout (from
 tests/reference/torchvision_manifest.json, written by scripts/torchvision_manifest.py), the
 auxiliary heads and their 0.3-weighted loss through ``googlenet_loss`` and ``train.fit``, torch
-twins written here in torchvision's layout (same logits, input gradient and parameter gradients in
-float64), ``striate train googlenet`` end to end, and the argument checks.
+twins in torchvision's layout (the ResNets' written here, GoogLeNet's in benchmarks/twins.py;
+same logits, input gradient and parameter gradients in float64), ``striate train googlenet`` end to end, and the argument checks.
 
 Forward passes run at 32x32 (ResNets, a 1/16-width GoogLeNet) or 64x64 (a 1/8-width GoogLeNet
 twin; the full GoogLeNet only in the command-line run, on eight 64x64 images), never at 224x224,
