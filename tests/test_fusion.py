@@ -50,6 +50,21 @@ def reference_kernels():
         striate.kernels.use_kernels(previous)
 
 
+class Inside(nn.Module):
+    """Runs ``fn()`` inside a module's forward, where convolutions may stay pending."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self):
+        return self.fn()
+
+
+def inside(fn):
+    return Inside(fn)()
+
+
 @pytest.fixture
 def conv_calls(monkeypatch):
     """Every oneDNN forward convolution: whether it carried a residual addend."""
@@ -124,14 +139,34 @@ def test_no_fusion_when_a_graph_is_recorded_or_ops_are_observed():
     y = conv(x)  # the weights require grad: a graph is recorded
     assert not isinstance(y, PendingConv) and y.grad_fn is not None
     with striate.no_grad():
-        assert isinstance(conv(x), PendingConv)
+        assert not conv(x).pending  # what the outermost module returns has run
+        assert inside(lambda: conv(x).pending)
         with autograd.observe_ops(lambda fn, inputs, out: None):
-            assert not isinstance(conv(x), PendingConv)  # striate.analysis sees every op
+            assert not inside(lambda: isinstance(conv(x), PendingConv))  # striate.analysis
         with fusion_off():
-            assert not isinstance(conv(x), PendingConv)
+            assert not inside(lambda: isinstance(conv(x), PendingConv))
         with reference_kernels():
-            assert not isinstance(conv(x), PendingConv)
-        assert type(bn(conv(x))) is PendingConv
+            assert not inside(lambda: isinstance(conv(x), PendingConv))
+        assert inside(lambda: bn(conv(x)).pending)
+        assert not isinstance(F.conv2d(x, conv.weight, conv.bias), PendingConv)  # no module
+
+
+def test_nothing_pending_outlives_the_forward():
+    """The outermost module's output has run, so a later in-place change of the weights (an
+    optimiser step) or of the input buffer does not reach it."""
+    striate.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Conv2d(4, 2, 1)).eval()  # ends in a convolution, as a U-Net head
+    buffer = _images()
+    x = striate.Tensor(buffer)
+    with striate.no_grad():
+        out = model(x)
+        with fusion_off():
+            expected = model(x).numpy().copy()
+    for p in model.parameters():
+        p.data[...] = 0
+    buffer[...] = 1
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
 
 
 def test_a_pending_convolution_read_by_several_consumers():
@@ -143,9 +178,10 @@ def test_a_pending_convolution_read_by_several_consumers():
     with fusion_off(), striate.no_grad():
         y_ref = conv(x).numpy()
         z_ref = F.relu(bn(conv(x))).numpy()
-    with striate.no_grad():
+    def consumers():
         y = conv(x)
         z = F.relu(bn(y))          # a new pending tensor: y stays the plain convolution
+        assert y.pending and z.pending
         s = y + y                  # y runs, then is its own addend
         np.testing.assert_allclose(z.numpy(), z_ref, atol=1e-5)
         np.testing.assert_allclose(y.numpy(), y_ref, atol=1e-6)
@@ -154,6 +190,8 @@ def test_a_pending_convolution_read_by_several_consumers():
         assert not isinstance(late, PendingConv)
         np.testing.assert_allclose(F.relu(late).numpy(), z_ref, atol=1e-5)
         assert y.shape == (4, 8, 28, 28) and y.dtype == np.float32
+    with striate.no_grad():
+        inside(consumers)
 
 
 @pytest.mark.parametrize("addend", ["broadcast", "channels_first", "float64", "requires_grad"])
@@ -169,7 +207,7 @@ def test_sums_that_do_not_fold(addend):
     z = striate.Tensor(other, requires_grad=addend == "requires_grad")
     for p in conv.parameters():
         p.requires_grad = False
-    out = conv(x) + z  # no graph through conv (frozen weights), one through z
+    out = inside(lambda: conv(x) + z)  # no graph through conv (frozen weights), one through z
     assert not isinstance(out, PendingConv)
     np.testing.assert_allclose(out.numpy(), y_ref + other, atol=1e-5)
     if addend == "requires_grad":
@@ -184,9 +222,10 @@ def test_nan_statistics_still_reach_the_output():
     assert np.isnan(out).all()  # as PyTorch: no ReLU post-op turns NaN into 0
     x = _images()
     x[0, 0, 0, 0] = np.nan
+    conv = nn.Conv2d(1, 4, 1, bias=False)
     with striate.no_grad():
-        y = F.relu(nn.Conv2d(1, 4, 1, bias=False)(striate.tensor(x)))
-        assert isinstance(y, PendingConv)
+        y = inside(lambda: F.relu(conv(striate.tensor(x))))
+        assert isinstance(y, PendingConv)  # the ReLU folded, and ran in place: NaN kept
         assert np.isnan(y.numpy()[0, :, 0, 0]).all()
 
 

@@ -23,7 +23,10 @@ on first use. Until then three ops fold into it instead of making a pass of thei
   in-place pass took the same time within the machine's noise (53-59 ms a step either way).
 
 Anything else that touches the tensor (another op, ``.data``, ``.numpy()``, printing) runs the
-convolution then, once, with the post-ops gathered so far. The reference kernels
+convolution then, once, with the post-ops gathered so far. A convolution is left pending only
+inside a module's forward, and whatever the outermost module returns (or a forward hook is
+given) has run: a pending tensor never outlives the forward pass, so no later in-place change of
+an input, a weight or an addend (an optimiser step, a reused input buffer) can reach it. The reference kernels
 (``striate.use_kernels("reference")``), a recorded graph and op observers
 (:func:`striate.autograd.observe_ops`, which ``striate.analysis`` uses) turn it off: then every op
 runs as written. The fused result equals the unfused one up to float32 rounding (the scaled
@@ -36,9 +39,11 @@ import numpy as np
 from .. import autograd, kernels
 from ..autograd import Tensor
 
-__all__ = ["PendingConv", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled"]
+__all__ = ["PendingConv", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled",
+           "settle"]
 
 _enabled = True
+depth = 0  # modules being called (``nn.Module.__call__`` counts): pending only inside one
 
 
 def enabled(flag: bool | None = None) -> bool:
@@ -108,7 +113,23 @@ class PendingConv(Tensor):
 
 
 def _active() -> bool:
-    return _enabled and not autograd._op_observers
+    return _enabled and depth > 0 and not autograd._op_observers
+
+
+def settle(out):
+    """``out`` with every pending convolution in it run: a tensor, or a tuple or list of them
+    (``nn.Module.__call__`` applies this to what the outermost module returns)."""
+    if isinstance(out, PendingConv):
+        out.data  # noqa: B018 - runs it
+    elif isinstance(out, (tuple, list)):
+        for item in out:
+            if isinstance(item, PendingConv):
+                item.data  # noqa: B018
+    elif isinstance(out, dict):
+        for item in out.values():
+            if isinstance(item, PendingConv):
+                item.data  # noqa: B018
+    return out
 
 
 def _no_graph(*tensors) -> bool:
@@ -170,7 +191,7 @@ def fold_add(a, b):
 
 
 def fold_relu(x):
-    """relu(x) as a pending convolution with a ReLU post-op, or None."""
+    """relu(x) as a pending convolution that applies the ReLU (in place) as it runs, or None."""
     if not _foldable(x, relu_ok=True):
         return None
     return x._then(relu=True)

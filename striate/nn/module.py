@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..backend import get_array_module
+from ..functional import fusion
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
 
@@ -266,14 +267,28 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         """``forward(*args, **kwargs)``, with the forward hooks around it (PyTorch's order: the
-        pre-hooks, forward, then the hooks, each in the order they were registered)."""
-        if not (self._forward_pre_hooks or self._forward_hooks):
-            return self.forward(*args, **kwargs)  # the usual case: nothing to run around it
+        pre-hooks, forward, then the hooks, each in the order they were registered).
+
+        Inference fusion (:mod:`striate.functional.fusion`) may leave a convolution pending
+        inside a forward; whatever the outermost module returns, and whatever a hook is given,
+        has been computed.
+        """
+        fusion.depth += 1
+        try:
+            if not (self._forward_pre_hooks or self._forward_hooks):
+                out = self.forward(*args, **kwargs)  # the usual case: nothing to run around it
+            else:
+                out = self._hooked_forward(args, kwargs)
+        finally:
+            fusion.depth -= 1
+        return fusion.settle(out) if fusion.depth == 0 else out
+
+    def _hooked_forward(self, args, kwargs):
         for hook in tuple(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
+        out = fusion.settle(self.forward(*args, **kwargs))  # a hook may keep what it sees
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
