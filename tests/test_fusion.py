@@ -169,6 +169,28 @@ def test_nothing_pending_outlives_the_forward():
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
 
 
+def test_each_thread_settles_its_own_outermost_output():
+    """The module depth is per thread: a model called in one thread while another thread is
+    inside a forward still returns a computed tensor."""
+    import threading
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU()).eval()
+    x = striate.tensor(_images())
+    seen = {}
+
+    def other_thread():
+        with striate.no_grad():
+            seen["pending"] = model(x).pending
+
+    def forward_with_a_thread():
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        return model(x)
+    with striate.no_grad():
+        inside(forward_with_a_thread)
+    assert seen == {"pending": False}
+
+
 def test_a_pending_convolution_read_by_several_consumers():
     striate.manual_seed(0)
     conv, bn = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8).eval()

@@ -34,16 +34,29 @@ weights round once more than BN applied after the convolution).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import autograd, kernels
 from ..autograd import Tensor
 
 __all__ = ["PendingConv", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled",
-           "settle"]
+           "settle", "enter", "leave"]
 
 _enabled = True
-depth = 0  # modules being called (``nn.Module.__call__`` counts): pending only inside one
+_calls = threading.local()  # .depth: modules being called in this thread (nn.Module.__call__)
+
+
+def enter() -> None:
+    """A module's forward starts (``nn.Module.__call__``): convolutions may stay pending."""
+    _calls.depth = getattr(_calls, "depth", 0) + 1
+
+
+def leave() -> bool:
+    """A module's forward ended; True when it was the outermost one of this thread."""
+    _calls.depth -= 1
+    return _calls.depth == 0
 
 
 def enabled(flag: bool | None = None) -> bool:
@@ -113,7 +126,7 @@ class PendingConv(Tensor):
 
 
 def _active() -> bool:
-    return _enabled and depth > 0 and not autograd._op_observers
+    return _enabled and getattr(_calls, "depth", 0) > 0 and not autograd._op_observers
 
 
 def settle(out):

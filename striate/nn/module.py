@@ -273,15 +273,15 @@ class Module:
         inside a forward; whatever the outermost module returns, and whatever a hook is given,
         has been computed.
         """
-        fusion.depth += 1
+        fusion.enter()
         try:
             if not (self._forward_pre_hooks or self._forward_hooks):
                 out = self.forward(*args, **kwargs)  # the usual case: nothing to run around it
             else:
                 out = self._hooked_forward(args, kwargs)
         finally:
-            fusion.depth -= 1
-        return fusion.settle(out) if fusion.depth == 0 else out
+            outermost = fusion.leave()
+        return fusion.settle(out) if outermost else out
 
     def _hooked_forward(self, args, kwargs):
         for hook in tuple(self._forward_pre_hooks.values()):
