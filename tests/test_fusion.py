@@ -251,6 +251,16 @@ def test_nan_statistics_still_reach_the_output():
         assert np.isnan(y.numpy()[0, :, 0, 0]).all()
 
 
+def test_hooks_keep_computed_inputs():
+    """A pre-hook on the batch norm after a convolution gets its input already computed."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    kept = []
+    model[1].register_forward_pre_hook(lambda m, args: kept.append(args[0]))
+    with striate.no_grad():
+        model(striate.tensor(_images()))
+    assert not kept[0].pending
+
+
 def test_fused_forward_hooks_see_their_module_outputs():
     """A hook on the convolution gets the plain convolution, as without fusion."""
     striate.manual_seed(0)

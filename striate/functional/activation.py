@@ -249,7 +249,7 @@ def relu(input, inplace: bool = False) -> Tensor:  # noqa: A002 - the torch name
     """
     x = _float_input("relu", input)
     folded = fusion.fold_relu(x)
-    if folded is not None:  # inference on oneDNN: a post-op of the convolution
+    if folded is not None:  # inference on oneDNN: applied as the convolution runs
         return folded
     return ReLU()(x)
 

@@ -24,9 +24,11 @@ on first use. Until then three ops fold into it instead of making a pass of thei
 
 Anything else that touches the tensor (another op, ``.data``, ``.numpy()``, printing) runs the
 convolution then, once, with the post-ops gathered so far. A convolution is left pending only
-inside a module's forward, and whatever the outermost module returns (or a forward hook is
-given) has run: a pending tensor never outlives the forward pass, so no later in-place change of
-an input, a weight or an addend (an optimiser step, a reused input buffer) can reach it. The reference kernels
+inside a module's forward, and whatever the outermost module returns, and whatever a forward
+hook is given, has run: a pending tensor does not leave the forward pass through its output or a
+hook, so no later in-place change of an input, a weight or an addend (an optimiser step, a
+reused input buffer) can reach it. (A forward that stores an intermediate tensor on the module
+itself keeps it as it is: reading it later runs it then.) The reference kernels
 (``striate.use_kernels("reference")``), a recorded graph and op observers
 (:func:`striate.autograd.observe_ops`, which ``striate.analysis`` uses) turn it off: then every op
 runs as written. The fused result equals the unfused one up to float32 rounding (the scaled

@@ -270,8 +270,8 @@ class Module:
         pre-hooks, forward, then the hooks, each in the order they were registered).
 
         Inference fusion (:mod:`striate.functional.fusion`) may leave a convolution pending
-        inside a forward; whatever the outermost module returns, and whatever a hook is given,
-        has been computed.
+        inside a forward; whatever the outermost module returns, and whatever a hook is given
+        (inputs and output), has been computed.
         """
         fusion.enter()
         try:
@@ -284,6 +284,8 @@ class Module:
         return fusion.settle(out) if outermost else out
 
     def _hooked_forward(self, args, kwargs):
+        fusion.settle(args)  # a hook may keep the inputs it sees, too
+        fusion.settle(kwargs)
         for hook in tuple(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
