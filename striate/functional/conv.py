@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from .. import kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
@@ -326,7 +324,7 @@ def _pad_by_mode(name: str, x: Tensor, pads, mode: str) -> Tensor:
 def _deferred(x, w, b, stride, pads, dilation, groups):
     """The convolution as a :class:`~striate.functional.fusion.PendingConv` when inference
     fusion applies (no graph, oneDNN kernels), else None."""
-    if not fusion.enabled():
+    if not fusion.wanted(x, w, b):  # first: a training step stops here
         return None
     fast = _fast_kernels(x.data, pads)
     if fast is None:

@@ -43,7 +43,7 @@ import numpy as np
 from .. import autograd, kernels
 from ..autograd import Tensor
 
-__all__ = ["PendingConv", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled",
+__all__ = ["PendingConv", "wanted", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled",
            "settle", "enter", "leave"]
 
 _enabled = True
@@ -152,15 +152,21 @@ def _no_graph(*tensors) -> bool:
                                                    for t in tensors))
 
 
+def wanted(x, w, b) -> bool:
+    """Whether conv(x, w) + b may be left pending: fusion is on, a module's forward is running,
+    no graph is recorded and nobody observes the ops. Cheap, so that a training step (which
+    records a graph) pays only this before its convolution runs as usual."""
+    return _active() and _no_graph(x, w, b)
+
+
 def defer_conv(fast, x, w, b, args: dict, out_shape: tuple):
     """A :class:`PendingConv` for conv(x, w) + b on the oneDNN kernels ``fast``, or None when
-    fusion does not apply (then the caller runs the convolution as usual).
+    the weights or bias are not float32 (then the caller runs the convolution as usual). The
+    caller has checked :func:`wanted`.
 
     ``x``, ``w``, ``b``: the operand Tensors (x (N, C, *S)); ``args``: the keyword arguments of
     ``fast.conv_forward``; ``out_shape``: the output's (N, K, *O).
     """
-    if not _active() or not _no_graph(x, w, b):
-        return None
     if w.data.dtype != np.float32 or (b is not None and b.data.dtype != np.float32):
         return None
     xd = np.ascontiguousarray(np.moveaxis(x.data, 1, -1))  # as ConvNd: no copy when stored so
