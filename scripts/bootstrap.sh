@@ -30,3 +30,30 @@ if [ "${1:-}" = "test" ]; then extra="[test]"; fi
 # torch is pinned (==2.13.0, the CPU build) inside the test extra, in this same pip command.
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 \
   | grep -v -e "^WARNING: Location" -e "^$" || true
+
+# The tests also build the oneDNN kernels against oneDNN 3.x (tests/test_kernels_onednn3.py): the
+# pip wheels of oneDNN 3.2 on GNU OpenMP, unpacked into .venv/onednn3 (include/, lib/), not
+# installed, so that Striate itself stays on Debian's 2.6.
+if [ "${1:-}" = "test" ] && [ ! -f .venv/onednn3/include/oneapi/dnnl/dnnl.h ]; then
+  rm -rf .venv/onednn3
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d .venv/onednn3/wheels onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0 2>&1 \
+    | grep -v -e "^WARNING: Location" -e "^$" || true
+  .venv/bin/python - <<'PY'
+import pathlib, shutil, zipfile
+root = pathlib.Path(".venv/onednn3")
+for wheel in sorted((root / "wheels").glob("*.whl")):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            parts = pathlib.Path(name).parts  # <dist>.data/data/{include,lib}/...
+            if len(parts) > 3 and parts[0].endswith(".data") and parts[2] in ("include", "lib"):
+                if parts[-1] in ("libdnnl.so", "libdnnl.so.3.2"):
+                    continue  # a zip has no links: three copies of one 55 MB file; keep one
+                target = root.joinpath(*parts[2:])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(name) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+(root / "lib" / "libdnnl.so").symlink_to("libdnnl.so.3")  # what -ldnnl looks for
+shutil.rmtree(root / "wheels")
+PY
+fi

@@ -294,9 +294,9 @@ def test_errors():
 @needs_onednn
 def test_supports():
     assert onednn.supports(np.float32, 2)
-    assert not onednn.supports(np.float64, 2)  # oneDNN 2.x has no float64
+    assert not onednn.supports(np.float64, 2)  # no float64 convolution on the CPU
     assert not onednn.supports(np.float32, 4)
-    assert onednn.version()[0] == 2
+    assert onednn.version()[0] in (2, 3)  # Debian's 2.6 or the pip wheel's 3.x
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ connected layer; and ReLU, on the same OpenMP threads.
 
 Measured on this project's machine (``docs/PERFORMANCE.md``), oneDNN's convolution on
 channels-last float32 arrays beats im2col + BLAS and PyTorch's own layouts, so the convolution ops
-hand their passes to it when it is installed (Debian: ``libdnnl-dev``, oneDNN 2.x) and the
-selected kernels are ``"onednn"`` (see :mod:`striate.kernels`). float64 has no oneDNN 2.x data
-type and stays on the reference kernels. Batch normalisation and pooling (``norm.py``,
+hand their passes to it when it is installed (Debian: ``libdnnl-dev``, oneDNN 2.6; the sources
+also build against oneDNN 3.x, see ``build.py``) and the selected kernels are ``"onednn"`` (see
+:mod:`striate.kernels`). oneDNN has no float64 convolution on the CPU: float64 stays on the
+reference kernels. Batch normalisation and pooling (``norm.py``,
 ``pool.py``) were kept where they measured faster than the NumPy reference on the same
 channels-last arrays (see :mod:`striate.functional.normalization` and ``pooling``). The fully
 connected layer's products (``matmul.py``) run here so that a training step's heavy ops all share

@@ -65,31 +65,56 @@ void sdnnl_cache_clear(sdnnl_cache *cache) {
     cache->hits = cache->misses = 0;
 }
 
-/* A primitive descriptor with the scratchpad in user mode (each call attaches the shared one,
- * see sdnnl_execute); hint: the training forward's, for a backward pass, else NULL. */
-dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
-                                   const_dnnl_primitive_desc_t hint) {
-    return sdnnl_primitive_desc_post_ops(pd, desc, hint, NULL);
+dnnl_status_t sdnnl_md_tag(sdnnl_md *md, int nd, const dnnl_dims_t dims, dnnl_format_tag_t tag) {
+#if DNNL_VERSION_MAJOR >= 3
+    return dnnl_memory_desc_create_with_tag(md, nd, dims, dnnl_f32, tag);
+#else
+    if (!(*md = malloc(sizeof **md))) return dnnl_out_of_memory;
+    return dnnl_memory_desc_init_by_tag(*md, nd, dims, dnnl_f32, tag);
+#endif
 }
 
-dnnl_status_t sdnnl_primitive_desc_post_ops(dnnl_primitive_desc_t *pd,
-                                            const_dnnl_op_desc_t desc,
-                                            const_dnnl_primitive_desc_t hint,
-                                            const_dnnl_post_ops_t post_ops) {
-    dnnl_primitive_attr_t attr;
-    CHECK(dnnl_primitive_attr_create(&attr));
-    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (post_ops) {
-        dnnl_status_t st = dnnl_primitive_attr_set_post_ops(attr, post_ops);
-        if (st != dnnl_success) {
-            dnnl_primitive_attr_destroy(attr);
-            return st;
-        }
+dnnl_status_t sdnnl_md_strides(sdnnl_md *md, int nd, const dnnl_dims_t dims,
+                               const dnnl_dims_t strides) {
+#if DNNL_VERSION_MAJOR >= 3
+    return dnnl_memory_desc_create_with_strides(md, nd, dims, dnnl_f32, strides);
+#else
+    if (!(*md = malloc(sizeof **md))) return dnnl_out_of_memory;
+    return dnnl_memory_desc_init_by_strides(*md, nd, dims, dnnl_f32, strides);
+#endif
+}
+
+void sdnnl_md_free(sdnnl_md md) {
+#if DNNL_VERSION_MAJOR >= 3
+    if (md) dnnl_memory_desc_destroy(md);
+#else
+    free(md);
+#endif
+}
+
+dnnl_status_t sdnnl_attr(dnnl_primitive_attr_t *attr, const_dnnl_post_ops_t post_ops) {
+    CHECK(dnnl_primitive_attr_create(attr));
+    dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && post_ops) st = dnnl_primitive_attr_set_post_ops(*attr, post_ops);
+    if (st != dnnl_success) {
+        snprintf(g_err, sizeof g_err, "primitive attributes: %s", dnnl_status2str(st));
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
     }
+    return st;
+}
+
+#if DNNL_VERSION_MAJOR < 3
+dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
+                                   const_dnnl_primitive_desc_t hint,
+                                   const_dnnl_post_ops_t post_ops) {
+    dnnl_primitive_attr_t attr;
+    RETURN_IF_FAILED(sdnnl_attr(&attr, post_ops));
     dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
     dnnl_primitive_attr_destroy(attr);
     return st;
 }
+#endif
 
 /* The end of every build: st is how creating the entry's own memory objects went; if it went
  * well, create the scratchpad's memory object, the primitive, and read its implementation name.
@@ -97,7 +122,7 @@ dnnl_status_t sdnnl_primitive_desc_post_ops(dnnl_primitive_desc_t *pd,
  * pd; returns the status. */
 dnnl_status_t sdnnl_create_primitive(sdnnl_entry *e, dnnl_primitive_desc_t pd, dnnl_status_t st,
                                      const char *what) {
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    sdnnl_cmd smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->scratch_bytes = dnnl_memory_desc_get_size(smd);
     if (st == dnnl_success)
         st = dnnl_memory_create(&e->scratch_mem, smd, g_engine, DNNL_MEMORY_NONE);

@@ -15,14 +15,37 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#if DNNL_VERSION_MAJOR != 2
-/* All files use oneDNN 2.x's op-descriptor API (dnnl_*_desc_init + dnnl_primitive_desc_create),
- * replaced in 3.0 by dnnl_*_primitive_desc_create. Without the extension Striate still installs
- * and runs on its reference kernels. */
-#error "striate: the oneDNN kernels are written for oneDNN 2.x (op-descriptor API)"
+/* oneDNN 2.x and 3.x both build. Their C APIs differ in two ways, bridged here and in each file's
+ * make_primitive_desc():
+ *   - a memory descriptor is a struct in 2.x (initialised in place, passed by pointer) and a
+ *     handle in 3.x (created, destroyed): sdnnl_md below is a pointer to one in either, made by
+ *     sdnnl_md_tag / sdnnl_md_strides and freed by sdnnl_md_free;
+ *   - 2.x describes an op in a struct (dnnl_*_desc_init) and makes its primitive descriptor with
+ *     dnnl_primitive_desc_create; 3.x makes it in one call (dnnl_*_primitive_desc_create), with
+ *     the attributes among the arguments.
+ * Everything else Striate calls is the same in both. */
+#if DNNL_VERSION_MAJOR != 2 && DNNL_VERSION_MAJOR != 3
+#error "striate: the oneDNN kernels are written for oneDNN 2.x and 3.x"
 #endif
+
+#if DNNL_VERSION_MAJOR >= 3
+typedef dnnl_memory_desc_t sdnnl_md;         /* a handle */
+typedef const_dnnl_memory_desc_t sdnnl_cmd;  /* what queries return (owned by the primitive desc) */
+#else
+typedef dnnl_memory_desc_t *sdnnl_md;        /* a malloc'ed struct */
+typedef const dnnl_memory_desc_t *sdnnl_cmd;
+#endif
+
+/* Batch normalisation flags as Python passes them (the same bits for every oneDNN version);
+ * sdnnl_bn_flags turns them into the loaded version's dnnl_normalization_flags_t. */
+enum { SBN_GLOBAL_STATS = 0x1, SBN_SCALE = 0x2, SBN_SHIFT = 0x4 };
+static inline unsigned sdnnl_bn_flags(int64_t f) {
+    return ((f & SBN_GLOBAL_STATS) ? dnnl_use_global_stats : 0) |
+           ((f & SBN_SCALE) ? dnnl_use_scale : 0) | ((f & SBN_SHIFT) ? dnnl_use_shift : 0);
+}
 
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
 #include <omp.h>
@@ -90,15 +113,24 @@ SDNNL_HIDDEN void sdnnl_cache_info(const sdnnl_cache *cache, long *entries, long
                                    long *misses);
 /* Destroy every entry and reset the counters. */
 SDNNL_HIDDEN void sdnnl_cache_clear(sdnnl_cache *cache);
-/* A primitive descriptor with the scratchpad in user mode (hint: NULL or the forward's). */
+/* Memory descriptors (NULL until made; sdnnl_md_free(NULL) does nothing): plain f32 data of nd
+ * dims in a format tag, or with explicit strides. */
+SDNNL_HIDDEN dnnl_status_t sdnnl_md_tag(sdnnl_md *md, int nd, const dnnl_dims_t dims,
+                                        dnnl_format_tag_t tag);
+SDNNL_HIDDEN dnnl_status_t sdnnl_md_strides(sdnnl_md *md, int nd, const dnnl_dims_t dims,
+                                            const dnnl_dims_t strides);
+SDNNL_HIDDEN void sdnnl_md_free(sdnnl_md md);
+/* Primitive attributes with the scratchpad in user mode (each call attaches the shared one, see
+ * sdnnl_execute) and the given post-ops (NULL: none); the caller destroys them. */
+SDNNL_HIDDEN dnnl_status_t sdnnl_attr(dnnl_primitive_attr_t *attr, const_dnnl_post_ops_t post_ops);
+#if DNNL_VERSION_MAJOR < 3
+/* oneDNN 2.x: a primitive descriptor for an op descriptor, with sdnnl_attr's attributes (hint:
+ * NULL, or the training forward's for a backward pass). */
 SDNNL_HIDDEN dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd,
                                                 const_dnnl_op_desc_t desc,
-                                                const_dnnl_primitive_desc_t hint);
-/* The same with post-ops (NULL: none) in the attributes. */
-SDNNL_HIDDEN dnnl_status_t sdnnl_primitive_desc_post_ops(dnnl_primitive_desc_t *pd,
-                                                         const_dnnl_op_desc_t desc,
-                                                         const_dnnl_primitive_desc_t hint,
-                                                         const_dnnl_post_ops_t post_ops);
+                                                const_dnnl_primitive_desc_t hint,
+                                                const_dnnl_post_ops_t post_ops);
+#endif
 /* The end of a build, once the entry's memory objects are made (st: how that went): the
  * scratchpad memory, the primitive and its name, or an error about creating `what`; destroys pd. */
 SDNNL_HIDDEN dnnl_status_t sdnnl_create_primitive(sdnnl_entry *e, dnnl_primitive_desc_t pd,
@@ -122,6 +154,18 @@ SDNNL_HIDDEN dnnl_status_t sdnnl_execute(sdnnl_entry *e, dnnl_exec_arg_t *args, 
     do {                                                                              \
         dnnl_status_t st_ = (call);                                                   \
         if (st_ != dnnl_success) return st_;                                          \
+    } while (0)
+
+/* The same inside a function with a cleanup label `done` and a dnnl_status_t st: set st and go
+ * there (keeping an error a callee already put in g_err; each lookup clears it first). */
+#define TRY(call)                                                                     \
+    do {                                                                              \
+        st = (call);                                                                  \
+        if (st != dnnl_success) {                                                     \
+            if (!g_err[0])                                                            \
+                snprintf(g_err, sizeof g_err, "%s failed: %s", #call, dnnl_status2str(st)); \
+            goto done;                                                                \
+        }                                                                             \
     } while (0)
 
 #endif

@@ -21,18 +21,14 @@
  * already spreads each one over all its OpenMP threads), and Python's ctypes releases the GIL
  * around each call. No Python header is needed: this is a plain shared library.
  *
- * float32 only: oneDNN 2.x has no float64 data type (float64 stays on the reference kernels).
- * Only oneDNN 2.x is supported: its op-descriptor API (dnnl_*_desc_init + primitive_desc_create)
- * was replaced in 3.0 by dnnl_convolution_forward_primitive_desc_create & co.
+ * float32 only: oneDNN has no float64 convolution on the CPU (float64 stays on the reference
+ * kernels). Builds against oneDNN 2.x and 3.x: make_primitive_desc() has a branch for each API
+ * (_dnnl_common.h says how they differ).
  */
 #include "_dnnl_common.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-
-/* A oneDNN 3.x port replaces make_primitive_desc() below: the *_desc_init calls and the hint
- * primitive descriptor become arguments of dnnl_convolution_{forward,backward_data,
- * backward_weights}_primitive_desc_create; memory descriptors become handles (create/destroy). */
 
 /* One convolution, as Python describes it (all int64 so the struct has no padding and can be
  * compared with memcmp). Dilation is PyTorch's: 1 = dense. */
@@ -76,17 +72,17 @@ __thread char g_err[512];
 const char *sconv_last_error(void) { return g_err; }
 
 /* Activations (N, C, *S) stored channels-last: nwc / nhwc / ndhwc. */
-static dnnl_status_t activation_md(dnnl_memory_desc_t *md, const sconv_cfg *c, int64_t ch,
+static dnnl_status_t activation_md(sdnnl_md *md, const sconv_cfg *c, int64_t ch,
                                    const int64_t *sp) {
     static const dnnl_format_tag_t tags[4] = {0, dnnl_nwc, dnnl_nhwc, dnnl_ndhwc};
     dnnl_dims_t dims = {c->n, ch};
     for (int i = 0; i < c->nsp; i++) dims[2 + i] = sp[i];
-    return dnnl_memory_desc_init_by_tag(md, 2 + (int)c->nsp, dims, dnnl_f32, tags[c->nsp]);
+    return sdnnl_md_tag(md, 2 + (int)c->nsp, dims, tags[c->nsp]);
 }
 
 /* Weights (K, C/G, *KER) as PyTorch stores them; with groups the same bytes are
  * (G, K/G, C/G, *KER). any: let the primitive choose. */
-static dnnl_status_t weights_md(dnnl_memory_desc_t *md, const sconv_cfg *c, int any) {
+static dnnl_status_t weights_md(sdnnl_md *md, const sconv_cfg *c, int any) {
     static const dnnl_format_tag_t plain[4] = {0, dnnl_oiw, dnnl_oihw, dnnl_oidhw};
     static const dnnl_format_tag_t grouped[4] = {0, dnnl_goiw, dnnl_goihw, dnnl_goidhw};
     dnnl_dims_t dims;
@@ -97,17 +93,21 @@ static dnnl_status_t weights_md(dnnl_memory_desc_t *md, const sconv_cfg *c, int 
     for (int i = 0; i < c->nsp; i++) dims[nd++] = c->ker[i];
     dnnl_format_tag_t tag = any ? dnnl_format_tag_any
                                 : (c->groups > 1 ? grouped : plain)[c->nsp];
-    return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag);
+    return sdnnl_md_tag(md, nd, dims, tag);
 }
 
-static dnnl_status_t bias_md(dnnl_memory_desc_t *md, const sconv_cfg *c) {
+static dnnl_status_t bias_md(sdnnl_md *md, const sconv_cfg *c) {
     dnnl_dims_t dims = {c->k};
-    return dnnl_memory_desc_init_by_tag(md, 1, dims, dnnl_f32, dnnl_a);
+    return sdnnl_md_tag(md, 1, dims, dnnl_a);
 }
 
 /* The descriptor of one kind of convolution; backward kinds need the forward one as a hint. */
 static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, const sconv_cfg *c) {
-    dnnl_memory_desc_t src, dst, wei, bia;
+    dnnl_status_t st;
+    sdnnl_md src = NULL, dst = NULL, wei = NULL, bia = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t hint = NULL;
+    dnnl_primitive_attr_t attr = NULL;  /* 3.x: scratchpad mode and post-ops (2.x: inside) */
     dnnl_dims_t strides, dilates, pad_l, pad_r;
     for (int i = 0; i < c->nsp; i++) {
         strides[i] = c->stride[i];
@@ -115,45 +115,60 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         pad_l[i] = c->pad_l[i];
         pad_r[i] = c->pad_r[i];
     }
-    CHECK(activation_md(&src, c, c->c, c->in));
-    CHECK(activation_md(&dst, c, c->k, c->out));
-    CHECK(weights_md(&wei, c, 1));
-    CHECK(bias_md(&bia, c));
-    const dnnl_memory_desc_t *bias = c->with_bias ? &bia : NULL;
-
+    TRY(activation_md(&src, c, c->c, c->in));
+    TRY(activation_md(&dst, c, c->k, c->out));
+    TRY(weights_md(&wei, c, 1));
+    if (c->with_bias) TRY(bias_md(&bia, c));
+    if (kind == KIND_FWD && c->post_add) {
+        TRY(dnnl_post_ops_create(&po));
+        TRY(dnnl_post_ops_append_binary(po, dnnl_binary_add, dst));
+    }
+#if DNNL_VERSION_MAJOR >= 3
+    TRY(sdnnl_attr(&attr, po));
+    if (kind == KIND_FWD) {
+        TRY(dnnl_convolution_forward_primitive_desc_create(
+            pd, g_engine, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst,
+            strides, dilates, pad_l, pad_r, attr));
+    } else {
+        TRY(dnnl_convolution_forward_primitive_desc_create(
+            &hint, g_engine, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst,
+            strides, dilates, pad_l, pad_r, NULL));
+        if (kind == KIND_BWD_DATA)
+            TRY(dnnl_convolution_backward_data_primitive_desc_create(
+                pd, g_engine, dnnl_convolution_direct, src, wei, dst, strides, dilates, pad_l,
+                pad_r, hint, attr));
+        else  /* gb: bias_gradient() */
+            TRY(dnnl_convolution_backward_weights_primitive_desc_create(
+                pd, g_engine, dnnl_convolution_direct, src, wei, NULL, dst, strides, dilates,
+                pad_l, pad_r, hint, attr));
+    }
+#else
     dnnl_convolution_desc_t fwd_d, bwd_d;
-    CHECK(dnnl_dilated_convolution_forward_desc_init(
-        &fwd_d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, bias, &dst, strides,
+    TRY(dnnl_dilated_convolution_forward_desc_init(
+        &fwd_d, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst, strides,
         dilates, pad_l, pad_r));
     if (kind == KIND_FWD) {
-        dnnl_post_ops_t po = NULL;
-        if (c->post_add) {
-            CHECK(dnnl_post_ops_create(&po));
-            dnnl_status_t st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &dst);
-            if (st != dnnl_success) {
-                dnnl_post_ops_destroy(po);
-                CHECK(st);
-            }
-        }
-        dnnl_status_t st = sdnnl_primitive_desc_post_ops(pd, &fwd_d, NULL, po);
-        if (po) dnnl_post_ops_destroy(po);
-        CHECK(st);
-        return dnnl_success;
+        TRY(sdnnl_primitive_desc(pd, &fwd_d, NULL, po));
+    } else {
+        TRY(dnnl_primitive_desc_create(&hint, &fwd_d, NULL, g_engine, NULL));
+        if (kind == KIND_BWD_DATA)
+            TRY(dnnl_dilated_convolution_backward_data_desc_init(
+                &bwd_d, dnnl_convolution_direct, src, wei, dst, strides, dilates, pad_l, pad_r));
+        else  /* gb: bias_gradient() */
+            TRY(dnnl_dilated_convolution_backward_weights_desc_init(
+                &bwd_d, dnnl_convolution_direct, src, wei, NULL, dst, strides, dilates, pad_l,
+                pad_r));
+        TRY(sdnnl_primitive_desc(pd, &bwd_d, hint, NULL));
     }
-    dnnl_primitive_desc_t hint;
-    CHECK(dnnl_primitive_desc_create(&hint, &fwd_d, NULL, g_engine, NULL));
-    dnnl_status_t st;
-    if (kind == KIND_BWD_DATA)
-        st = dnnl_dilated_convolution_backward_data_desc_init(
-            &bwd_d, dnnl_convolution_direct, &src, &wei, &dst, strides, dilates, pad_l, pad_r);
-    else
-        st = dnnl_dilated_convolution_backward_weights_desc_init(
-            &bwd_d, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides, dilates, pad_l,
-            pad_r); /* gb: bias_gradient() */
-    if (st == dnnl_success) st = sdnnl_primitive_desc(pd, &bwd_d, hint);
-    dnnl_primitive_desc_destroy(hint);
-    if (st != dnnl_success)
-        snprintf(g_err, sizeof g_err, "backward convolution descriptor: %s", dnnl_status2str(st));
+#endif
+done:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    if (po) dnnl_post_ops_destroy(po);
+    sdnnl_md_free(src);
+    sdnnl_md_free(dst);
+    sdnnl_md_free(wei);
+    sdnnl_md_free(bia);
     return st;
 }
 
@@ -187,21 +202,26 @@ static void argument_list(entry_t *e) {
  * (K, C/G, *KER) array, a reorder converts the (small) weights at each call, in the direction
  * this kind needs, through a buffer owned by the entry. */
 static dnnl_status_t make_weights_reorder(entry_t *e, const_dnnl_primitive_desc_t pd) {
-    dnnl_memory_desc_t user;
-    const dnnl_memory_desc_t *internal = dnnl_primitive_desc_query_md(
-        pd, dnnl_query_exec_arg_md, e->arg_ids[e->weights_slot]);
-    CHECK(weights_md(&user, &e->cfg, 0));
-    if (dnnl_memory_desc_equal(&user, internal)) return dnnl_success;
-    CHECK(dnnl_memory_create(&e->wuser, &user, g_engine, DNNL_MEMORY_NONE));
-    if (posix_memalign(&e->wbuf, 64, dnnl_memory_desc_get_size(internal) + 64) != 0)
-        return dnnl_out_of_memory;
-    CHECK(dnnl_memory_set_data_handle(e->mem[e->weights_slot], e->wbuf));
+    dnnl_status_t st;
+    dnnl_primitive_desc_t rpd = NULL;
+    sdnnl_md user = NULL;
+    sdnnl_cmd internal = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
+                                                      e->arg_ids[e->weights_slot]);
+    TRY(weights_md(&user, &e->cfg, 0));
+    if (dnnl_memory_desc_equal(user, internal)) goto done;
+    TRY(dnnl_memory_create(&e->wuser, user, g_engine, DNNL_MEMORY_NONE));
+    if (posix_memalign(&e->wbuf, 64, dnnl_memory_desc_get_size(internal) + 64) != 0) {
+        e->wbuf = NULL;
+        TRY(dnnl_out_of_memory);
+    }
+    TRY(dnnl_memory_set_data_handle(e->mem[e->weights_slot], e->wbuf));
     int to_user = e->kind == KIND_BWD_WEIGHTS;
-    dnnl_primitive_desc_t rpd;
-    CHECK(dnnl_reorder_primitive_desc_create(&rpd, to_user ? internal : &user, g_engine,
-                                             to_user ? &user : internal, g_engine, NULL));
-    dnnl_status_t st = dnnl_primitive_create(&e->wreorder, rpd);
-    dnnl_primitive_desc_destroy(rpd);
+    TRY(dnnl_reorder_primitive_desc_create(&rpd, to_user ? internal : user, g_engine,
+                                           to_user ? user : internal, g_engine, NULL));
+    TRY(dnnl_primitive_create(&e->wreorder, rpd));
+done:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    sdnnl_md_free(user);
     return st;
 }
 

@@ -52,33 +52,39 @@ typedef struct {
 
 /* A (rows, cols) matrix stored row-major, or (trans) its transpose stored row-major: the same
  * (rows, cols) dims with strides (1, rows). */
-static dnnl_status_t matrix_md(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t trans) {
+static dnnl_status_t matrix_md(sdnnl_md *md, int64_t rows, int64_t cols, int64_t trans) {
     dnnl_dims_t dims = {rows, cols};
     dnnl_dims_t strides = {trans ? 1 : cols, trans ? rows : 1};
-    return dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides);
+    return sdnnl_md_strides(md, 2, dims, strides);
 }
 
 static dnnl_status_t build_entry(sdnnl_entry *entry) {
     mm_entry_t *e = (mm_entry_t *)entry;
     const smatmul_cfg *c = &e->cfg;
-    dnnl_memory_desc_t a, b, bias, dst;
-    CHECK(matrix_md(&a, c->m, c->k, c->trans_a));
-    CHECK(matrix_md(&b, c->k, c->n, c->trans_b));
-    CHECK(matrix_md(&dst, c->m, c->n, 0));
-    if (c->with_bias) CHECK(matrix_md(&bias, 1, c->n, 0));
+    dnnl_status_t st;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    sdnnl_md mds[MM_MAX_ARGS] = {NULL, NULL, NULL, NULL};  /* a, b, bias, dst */
+    TRY(matrix_md(&mds[ARG_A], c->m, c->k, c->trans_a));
+    TRY(matrix_md(&mds[ARG_B], c->k, c->n, c->trans_b));
+    TRY(matrix_md(&mds[ARG_C], c->m, c->n, 0));
+    if (c->with_bias) TRY(matrix_md(&mds[ARG_BIAS], 1, c->n, 0));
+#if DNNL_VERSION_MAJOR >= 3
+    TRY(sdnnl_attr(&attr, NULL));
+    TRY(dnnl_matmul_primitive_desc_create(&pd, g_engine, mds[ARG_A], mds[ARG_B], mds[ARG_BIAS],
+                                          mds[ARG_C], attr));
+#else
     dnnl_matmul_desc_t desc;
-    CHECK(dnnl_matmul_desc_init(&desc, &a, &b, c->with_bias ? &bias : NULL, &dst));
-
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t st = sdnnl_primitive_desc(&pd, &desc, NULL);
-    if (st != dnnl_success) {
-        snprintf(g_err, sizeof g_err, "matmul descriptor: %s", dnnl_status2str(st));
-        return st;
-    }
+    TRY(dnnl_matmul_desc_init(&desc, mds[ARG_A], mds[ARG_B], mds[ARG_BIAS], mds[ARG_C]));
+    TRY(sdnnl_primitive_desc(&pd, &desc, NULL, NULL));
+#endif
     /* plain descriptors in, the same out: the caller's bytes need no reorder */
-    const dnnl_memory_desc_t *mds[MM_MAX_ARGS] = {&a, &b, c->with_bias ? &bias : NULL, &dst};
-    for (int i = 0; i < MM_MAX_ARGS && st == dnnl_success; i++)
-        if (mds[i]) st = dnnl_memory_create(&e->mem[i], mds[i], g_engine, DNNL_MEMORY_NONE);
+    for (int i = 0; i < MM_MAX_ARGS; i++)
+        if (mds[i]) TRY(dnnl_memory_create(&e->mem[i], mds[i], g_engine, DNNL_MEMORY_NONE));
+done:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    for (int i = 0; i < MM_MAX_ARGS; i++) sdnnl_md_free(mds[i]);
+    if (!pd) return st;
     return sdnnl_create_primitive(entry, pd, st, "matmul primitive");
 }
 

@@ -8,14 +8,15 @@
  *   sbnorm_forward, training    mu = (1/m) sum x,  var = (1/m) sum (x - mu)^2  (biased),
  *                               x_hat = (x - mu) / sigma,  sigma = sqrt(var + eps),
  *                               y = gamma * x_hat + beta;           outputs y, mu, var
- *   sbnorm_forward, inference   the same y from the given mu and var (dnnl_use_global_stats)
+ *   sbnorm_forward, inference   the same y from the given mu and var (SBN_GLOBAL_STATS)
  *   sbnorm_backward             g_gamma = sum gy * x_hat,  g_beta = sum gy,
  *                               gx = (gamma / sigma) * (gy - (g_beta + x_hat * g_gamma) / m)
  *                               (with global statistics mu and var are constants: gx = gamma /
  *                               sigma * gy)
  *
- * gamma and beta are oneDNN 2.6's separate scale and shift arrays (dnnl_use_scale and
- * dnnl_use_shift), each optional: absent, they are 1 and 0 (and have no gradient).
+ * gamma and beta are oneDNN's separate scale and shift arrays (SBN_SCALE and SBN_SHIFT, Striate's
+ * own bits, mapped onto the loaded version's dnnl_use_scale and dnnl_use_shift), each optional:
+ * absent, they are 1 and 0 (and have no gradient).
  *
  * Pooling, per channel plane and spatial axis, with kernel K, stride S, dilation D (PyTorch's:
  * 1 = dense) and padding p_l before, p_r after the input:
@@ -46,7 +47,7 @@ typedef struct {
     int64_t n, c;          /* batch, channels */
     int64_t sp[3];         /* spatial sizes (first nsp used, the rest 0) */
     int64_t channels_last; /* 1: nc / nwc / nhwc / ndhwc, 0: ncw / nchw / ncdhw */
-    int64_t flags;         /* dnnl_use_scale | dnnl_use_shift | dnnl_use_global_stats */
+    int64_t flags;         /* SBN_GLOBAL_STATS | SBN_SCALE | SBN_SHIFT (_dnnl_common.h) */
     double eps;
 } sbnorm_cfg;
 
@@ -87,31 +88,52 @@ typedef struct {
 } op_entry_t;
 
 /* (N, C, *S) data: channels last or first. */
-static dnnl_status_t data_md(dnnl_memory_desc_t *md, int64_t nsp, int64_t n, int64_t c,
-                             const int64_t *sp, int64_t channels_last) {
+static dnnl_status_t data_md(sdnnl_md *md, int64_t nsp, int64_t n, int64_t c, const int64_t *sp,
+                             int64_t channels_last) {
     static const dnnl_format_tag_t last[4] = {dnnl_nc, dnnl_nwc, dnnl_nhwc, dnnl_ndhwc};
     static const dnnl_format_tag_t first[4] = {dnnl_nc, dnnl_ncw, dnnl_nchw, dnnl_ncdhw};
     dnnl_dims_t dims = {n, c};
     for (int i = 0; i < nsp; i++) dims[2 + i] = sp[i];
-    return dnnl_memory_desc_init_by_tag(md, 2 + (int)nsp, dims, dnnl_f32,
-                                        (channels_last ? last : first)[nsp]);
+    return sdnnl_md_tag(md, 2 + (int)nsp, dims, (channels_last ? last : first)[nsp]);
 }
 
-static dnnl_status_t bnorm_desc(dnnl_batch_normalization_desc_t *d, dnnl_prop_kind_t prop,
-                                const sbnorm_cfg *c) {
-    dnnl_memory_desc_t data;
-    CHECK(data_md(&data, c->nsp, c->n, c->c, c->sp, c->channels_last));
-    if (prop == dnnl_backward || prop == dnnl_backward_data)
-        return dnnl_batch_normalization_backward_desc_init(d, prop, &data, &data, (float)c->eps,
-                                                           (unsigned)c->flags);
-    return dnnl_batch_normalization_forward_desc_init(d, prop, &data, (float)c->eps,
-                                                      (unsigned)c->flags);
+/* Batch normalisation of prop kind prop: a forward, or (with hint) a backward. attr: 3.x's
+ * attributes (2.x: NULL, sdnnl_primitive_desc makes them). */
+static dnnl_status_t bnorm_pd(dnnl_primitive_desc_t *pd, dnnl_prop_kind_t prop,
+                              const sbnorm_cfg *c, sdnnl_md data,
+                              const_dnnl_primitive_desc_t hint,
+                              const_dnnl_primitive_attr_t attr) {
+    dnnl_status_t st;
+    unsigned flags = sdnnl_bn_flags(c->flags);
+    int backward = prop == dnnl_backward || prop == dnnl_backward_data;
+    float eps = (float)c->eps;
+#if DNNL_VERSION_MAJOR >= 3
+    if (backward)
+        TRY(dnnl_batch_normalization_backward_primitive_desc_create(
+            pd, g_engine, prop, data, data, data, eps, flags, hint, attr));
+    else
+        TRY(dnnl_batch_normalization_forward_primitive_desc_create(pd, g_engine, prop, data,
+                                                                   data, eps, flags, attr));
+#else
+    (void)attr;
+    dnnl_batch_normalization_desc_t d;
+    if (backward)
+        TRY(dnnl_batch_normalization_backward_desc_init(&d, prop, data, data, eps, flags));
+    else
+        TRY(dnnl_batch_normalization_forward_desc_init(&d, prop, data, eps, flags));
+    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL));
+#endif
+done:
+    return st;
 }
 
-static dnnl_status_t pool_desc(dnnl_pooling_v2_desc_t *d, int kind, const spool_cfg *c) {
+/* Pooling: the forward of kind POOL_FWD_TRAIN or POOL_FWD_INFER, or (with hint) POOL_BWD. */
+static dnnl_status_t pool_pd(dnnl_primitive_desc_t *pd, int kind, const spool_cfg *c,
+                             sdnnl_md src, sdnnl_md dst, const_dnnl_primitive_desc_t hint,
+                             const_dnnl_primitive_attr_t attr) {
     static const dnnl_alg_kind_t algs[3] = {dnnl_pooling_max, dnnl_pooling_avg_include_padding,
                                             dnnl_pooling_avg_exclude_padding};
-    dnnl_memory_desc_t src, dst;
+    dnnl_status_t st;
     dnnl_dims_t strides, kernel, dilation, pad_l, pad_r;
     for (int i = 0; i < c->nsp; i++) {
         strides[i] = c->stride[i];
@@ -120,49 +142,68 @@ static dnnl_status_t pool_desc(dnnl_pooling_v2_desc_t *d, int kind, const spool_
         pad_l[i] = c->pad_l[i];
         pad_r[i] = c->pad_r[i];
     }
-    CHECK(data_md(&src, c->nsp, c->n, c->c, c->in, c->channels_last));
-    CHECK(data_md(&dst, c->nsp, c->n, c->c, c->out, c->channels_last));
+    dnnl_prop_kind_t prop = kind == POOL_FWD_INFER ? dnnl_forward_inference
+                                                   : dnnl_forward_training;
+#if DNNL_VERSION_MAJOR >= 3
     if (kind == POOL_BWD)
-        return dnnl_pooling_v2_backward_desc_init(d, algs[c->alg], &src, &dst, strides, kernel,
-                                                  dilation, pad_l, pad_r);
-    return dnnl_pooling_v2_forward_desc_init(
-        d, kind == POOL_FWD_TRAIN ? dnnl_forward_training : dnnl_forward_inference, algs[c->alg],
-        &src, &dst, strides, kernel, dilation, pad_l, pad_r);
+        TRY(dnnl_pooling_backward_primitive_desc_create(pd, g_engine, algs[c->alg], src, dst,
+                                                        strides, kernel, dilation, pad_l,
+                                                        pad_r, hint, attr));
+    else
+        TRY(dnnl_pooling_forward_primitive_desc_create(pd, g_engine, prop, algs[c->alg], src,
+                                                       dst, strides, kernel, dilation, pad_l,
+                                                       pad_r, attr));
+#else
+    (void)attr;
+    dnnl_pooling_v2_desc_t d;
+    if (kind == POOL_BWD)
+        TRY(dnnl_pooling_v2_backward_desc_init(&d, algs[c->alg], src, dst, strides, kernel,
+                                               dilation, pad_l, pad_r));
+    else
+        TRY(dnnl_pooling_v2_forward_desc_init(&d, prop, algs[c->alg], src, dst, strides, kernel,
+                                              dilation, pad_l, pad_r));
+    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL));
+#endif
+done:
+    return st;
 }
 
 /* The descriptor of one kind; backward kinds need the training forward as a hint (it fixes the
  * workspace layout max pooling's backward reads). */
 static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, const op_entry_t *e) {
-    dnnl_batch_normalization_desc_t bn_fwd, bn_bwd;
-    dnnl_pooling_v2_desc_t pool_fwd, pool_bwd;
-    const void *fwd, *bwd;
+    dnnl_status_t st;
+    sdnnl_md src = NULL, dst = NULL;
+    dnnl_primitive_desc_t hint = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    int backward = e->kind == BN_BWD || e->kind == POOL_BWD;
+#if DNNL_VERSION_MAJOR >= 3
+    TRY(sdnnl_attr(&attr, NULL));
+#endif
     if (e->kind == BN_FWD || e->kind == BN_BWD) {
-        int global = (e->bn.flags & dnnl_use_global_stats) != 0;
-        CHECK(bnorm_desc(&bn_fwd, e->kind == BN_FWD && global ? dnnl_forward_inference
-                                                              : dnnl_forward_training, &e->bn));
-        fwd = &bn_fwd;
-        if (e->kind == BN_BWD) {
+        const sbnorm_cfg *c = &e->bn;
+        int global = (c->flags & SBN_GLOBAL_STATS) != 0;
+        int affine = (c->flags & (SBN_SCALE | SBN_SHIFT)) != 0;
+        TRY(data_md(&src, c->nsp, c->n, c->c, c->sp, c->channels_last));
+        if (backward) {
             /* dnnl_backward also computes g_gamma and g_beta; without either, gx alone */
-            int affine = (e->bn.flags & (dnnl_use_scale | dnnl_use_shift)) != 0;
-            CHECK(bnorm_desc(&bn_bwd, affine ? dnnl_backward : dnnl_backward_data, &e->bn));
+            TRY(bnorm_pd(&hint, dnnl_forward_training, c, src, NULL, NULL));
+            TRY(bnorm_pd(pd, affine ? dnnl_backward : dnnl_backward_data, c, src, hint, attr));
+        } else {
+            TRY(bnorm_pd(pd, global ? dnnl_forward_inference : dnnl_forward_training, c, src,
+                         NULL, attr));
         }
-        bwd = &bn_bwd;
     } else {
-        CHECK(pool_desc(&pool_fwd, e->kind == POOL_BWD ? POOL_FWD_TRAIN : e->kind, &e->pool));
-        fwd = &pool_fwd;
-        if (e->kind == POOL_BWD) CHECK(pool_desc(&pool_bwd, POOL_BWD, &e->pool));
-        bwd = &pool_bwd;
+        const spool_cfg *c = &e->pool;
+        TRY(data_md(&src, c->nsp, c->n, c->c, c->in, c->channels_last));
+        TRY(data_md(&dst, c->nsp, c->n, c->c, c->out, c->channels_last));
+        if (backward) TRY(pool_pd(&hint, POOL_FWD_TRAIN, c, src, dst, NULL, NULL));
+        TRY(pool_pd(pd, e->kind, c, src, dst, hint, attr));
     }
-    if (e->kind != BN_BWD && e->kind != POOL_BWD) {
-        CHECK(sdnnl_primitive_desc(pd, fwd, NULL));
-        return dnnl_success;
-    }
-    dnnl_primitive_desc_t hint;
-    CHECK(dnnl_primitive_desc_create(&hint, fwd, NULL, g_engine, NULL));
-    dnnl_status_t st = sdnnl_primitive_desc(pd, bwd, hint);
-    dnnl_primitive_desc_destroy(hint);
-    if (st != dnnl_success)
-        snprintf(g_err, sizeof g_err, "backward descriptor: %s", dnnl_status2str(st));
+done:
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    sdnnl_md_free(src);
+    sdnnl_md_free(dst);
     return st;
 }
 
@@ -170,8 +211,12 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, const op_ent
  * unused arguments are not reliably empty, so this follows the flags). */
 static int uses(const op_entry_t *e, int id, const_dnnl_primitive_desc_t pd) {
     switch (id) {
-    case DNNL_ARG_SCALE: case DNNL_ARG_DIFF_SCALE: return (e->bn.flags & dnnl_use_scale) != 0;
-    case DNNL_ARG_SHIFT: case DNNL_ARG_DIFF_SHIFT: return (e->bn.flags & dnnl_use_shift) != 0;
+    case DNNL_ARG_SCALE: case DNNL_ARG_DIFF_SCALE: return (e->bn.flags & SBN_SCALE) != 0;
+    case DNNL_ARG_SHIFT:
+        /* 2.x's backward reads the shift (no gradient depends on it); 3.x's refuses it */
+        if (DNNL_VERSION_MAJOR >= 3 && e->kind == BN_BWD) return 0;
+        return (e->bn.flags & SBN_SHIFT) != 0;
+    case DNNL_ARG_DIFF_SHIFT: return (e->bn.flags & SBN_SHIFT) != 0;
     case DNNL_ARG_WORKSPACE:
         return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(
                    pd, dnnl_query_workspace_md, 0)) > 0;
@@ -267,18 +312,18 @@ static int run(int kind, const void *cfg, void *const *ptrs) {
 
 /* ---- the entry points (return a dnnl_status_t; 0 = success, else see sconv_last_error) ---- */
 
-/* Training (no dnnl_use_global_stats in c->flags): writes y, mean and var. Inference: reads mean
- * and var, writes y. scale, shift: NULL unless dnnl_use_scale / dnnl_use_shift. */
+/* Training (no SBN_GLOBAL_STATS in c->flags): writes y, mean and var. Inference: reads mean
+ * and var, writes y. scale, shift: NULL unless SBN_SCALE / SBN_SHIFT. */
 int sbnorm_forward(const sbnorm_cfg *c, const void *x, void *mean, void *var, const void *scale,
                    const void *shift, void *y) {
     void *ptrs[MAX_ARGS] = {(void *)x, mean, var, (void *)scale, (void *)shift, y};
     return run(BN_FWD, c, ptrs);
 }
 
-/* gx, and g_scale / g_shift with dnnl_use_scale / dnnl_use_shift, from the forward's x, mean and
- * var (the batch's when training, the fixed ones with dnnl_use_global_stats). oneDNN 2.6 takes
+/* gx, and g_scale / g_shift with SBN_SCALE / SBN_SHIFT, from the forward's x, mean and
+ * var (the batch's when training, the fixed ones with SBN_GLOBAL_STATS). oneDNN 2.6 takes
  * the shift as an input of the backward pass with dnnl_use_shift, though no gradient depends on
- * its values. */
+ * its values; 3.x does not (shift is then ignored). */
 int sbnorm_backward(const sbnorm_cfg *c, const void *x, const void *mean, const void *var,
                     const void *gy, const void *scale, const void *shift, void *gx,
                     void *gscale, void *gshift) {

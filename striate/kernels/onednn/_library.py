@@ -113,6 +113,13 @@ _reason = None
 
 
 def _find() -> str:
+    """The library's path: ``STRIATE_ONEDNN_LIBRARY`` when set (a build of the same sources
+    elsewhere, e.g. against another oneDNN version), else the extension next to this file."""
+    override = os.environ.get("STRIATE_ONEDNN_LIBRARY")
+    if override:
+        if not os.path.isfile(override):
+            raise OSError(f"STRIATE_ONEDNN_LIBRARY={override!r}: no such file")
+        return override
     spec = importlib.util.find_spec(_MODULE)
     if spec is None or not spec.origin:
         raise OSError("the extension was not built (oneDNN's dnnl.h or libdnnl were missing when "

@@ -129,7 +129,7 @@ def _check(array, shape, name: str, op: str) -> np.ndarray:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(array).__name__}")
     if array.dtype != _FLOAT32:
-        raise TypeError(f"{op}: {name} must be float32 (oneDNN 2.x has no float64), "
+        raise TypeError(f"{op}: {name} must be float32 (oneDNN has no float64 on the CPU), "
                         f"got {array.dtype}")
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(shape)}, got {array.shape}")

@@ -25,8 +25,9 @@ from .conv import _FLOAT32, _call, _check, _memoised, _output
 
 __all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_implementation_name"]
 
-# dnnl_normalization_flags_t
-_USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x8, 0x10
+# SBN_GLOBAL_STATS, SBN_SCALE, SBN_SHIFT of _dnnl_common.h: Striate's bits, which the C side maps
+# onto the loaded oneDNN's dnnl_normalization_flags_t (their values changed in 3.0)
+_USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4
 _plans: dict = {}
 
 
