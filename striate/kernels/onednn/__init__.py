@@ -27,7 +27,7 @@ import numpy as np
 
 from ._library import available, load, unavailable_reason
 # the modules first: the function matmul below then takes the package attribute "matmul"
-from . import conv as _conv, matmul as _matmul, norm as _norm, pool as _pool
+from . import conv as _conv, matmul as _matmul, norm as _norm, pool as _pool, tuning
 from .conv import (conv_backward_data, conv_backward_weights, conv_forward, conv_output_shape,
                    implementation_name)
 from .norm import batch_norm_backward, batch_norm_forward, batch_norm_implementation_name
@@ -42,7 +42,7 @@ __all__ = [
     "pool_forward", "pool_backward", "pool_output_shape", "pool_implementation_name",
     "matmul", "matmul_implementation_name", "matmul_cache_info", "relu_forward", "relu_backward",
     "dense", "same_layout", "cache_info", "ops_cache_info",
-    "clear_cache", "set_num_threads", "get_num_threads",
+    "clear_cache", "set_num_threads", "get_num_threads", "tuning",
 ]
 
 
@@ -92,6 +92,7 @@ def set_num_threads(n: int) -> None:
     """
     if load().sconv_set_num_threads(int(n)) != 0:
         raise RuntimeError("set_num_threads: this oneDNN is not built on OpenMP")
+    _conv._plans.clear()  # their implementation choices were for the old thread count
 
 
 def get_num_threads() -> int:

@@ -58,6 +58,20 @@ void sdnnl_cache_info(const sdnnl_cache *cache, long *entries, long *hits, long 
     pthread_mutex_unlock(&g_lock);
 }
 
+int sdnnl_cache_drop(sdnnl_cache *cache, int kind, int nthreads, const void *cfg,
+                     size_t cfg_size) {
+    for (int i = 0; i < cache->count; i++) {
+        sdnnl_entry *e = cache->entries[i];
+        if (e->kind == kind && e->nthreads == nthreads &&
+            !memcmp((const char *)e + cache->cfg_offset, cfg, cfg_size)) {
+            sdnnl_free_entry(cache, e);
+            cache->entries[i] = cache->entries[--cache->count];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Destroy every entry and reset the counters (the array of entries is kept for reuse). */
 void sdnnl_cache_clear(sdnnl_cache *cache) {
     for (int i = 0; i < cache->count; i++) sdnnl_free_entry(cache, cache->entries[i]);
@@ -104,15 +118,65 @@ dnnl_status_t sdnnl_attr(dnnl_primitive_attr_t *attr, const_dnnl_post_ops_t post
     return st;
 }
 
+static dnnl_status_t no_such_impl(const sdnnl_pick *pick) {
+    if (pick->name && pick->name[0])
+        snprintf(g_err, sizeof g_err, "oneDNN has no implementation %s for this primitive",
+                 pick->name);
+    else
+        snprintf(g_err, sizeof g_err, "oneDNN has no implementation number %lld for this "
+                 "primitive", (long long)pick->index);
+    return SDNNL_NO_SUCH_IMPL;
+}
+
+/* Whether the implementation at position i, named name, is the one pick asks for. */
+static int picked(const sdnnl_pick *pick, int64_t i, const_dnnl_primitive_desc_t pd) {
+    if (!pick->name || !pick->name[0]) return i == pick->index;
+    const char *name = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+    return name && !strcmp(name, pick->name);
+}
+
+static int is_default(const sdnnl_pick *pick) {
+    return !pick || ((!pick->name || !pick->name[0]) && pick->index == 0);
+}
+
 #if DNNL_VERSION_MAJOR < 3
 dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd, const_dnnl_op_desc_t desc,
                                    const_dnnl_primitive_desc_t hint,
-                                   const_dnnl_post_ops_t post_ops) {
+                                   const_dnnl_post_ops_t post_ops, const sdnnl_pick *pick) {
     dnnl_primitive_attr_t attr;
     RETURN_IF_FAILED(sdnnl_attr(&attr, post_ops));
-    dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
+    dnnl_status_t st;
+    if (is_default(pick)) {
+        st = dnnl_primitive_desc_create(pd, desc, attr, g_engine, hint);
+    } else {  /* walk oneDNN's list of implementations, in its order of preference */
+        dnnl_primitive_desc_iterator_t it = NULL;
+        *pd = NULL;
+        st = dnnl_primitive_desc_iterator_create(&it, desc, attr, g_engine, hint);
+        for (int64_t i = 0; st == dnnl_success; i++) {
+            dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+            if (!cand) {
+                st = dnnl_out_of_memory;
+                break;
+            }
+            if (picked(pick, i, cand)) {
+                *pd = cand;
+                break;
+            }
+            dnnl_primitive_desc_destroy(cand);
+            if (dnnl_primitive_desc_iterator_next(it) != dnnl_success) st = no_such_impl(pick);
+        }
+        if (it) dnnl_primitive_desc_iterator_destroy(it);
+    }
     dnnl_primitive_attr_destroy(attr);
     return st;
+}
+#else
+dnnl_status_t sdnnl_pick_impl(dnnl_primitive_desc_t pd, const sdnnl_pick *pick) {
+    if (is_default(pick)) return dnnl_success;
+    for (int64_t i = 0; !picked(pick, i, pd); i++)
+        if (dnnl_primitive_desc_next_impl(pd) != dnnl_success) return no_such_impl(pick);
+    return dnnl_success;
 }
 #endif
 

@@ -111,6 +111,9 @@ SDNNL_HIDDEN void sdnnl_free_entry(const sdnnl_cache *cache, sdnnl_entry *e);
 /* Entries, hits and misses (takes the lock). */
 SDNNL_HIDDEN void sdnnl_cache_info(const sdnnl_cache *cache, long *entries, long *hits,
                                    long *misses);
+/* Destroy the entry for (kind, configuration, thread count), if cached; 1 if there was one. */
+SDNNL_HIDDEN int sdnnl_cache_drop(sdnnl_cache *cache, int kind, int nthreads, const void *cfg,
+                                  size_t cfg_size);
 /* Destroy every entry and reset the counters. */
 SDNNL_HIDDEN void sdnnl_cache_clear(sdnnl_cache *cache);
 /* Memory descriptors (NULL until made; sdnnl_md_free(NULL) does nothing): plain f32 data of nd
@@ -123,14 +126,31 @@ SDNNL_HIDDEN void sdnnl_md_free(sdnnl_md md);
 /* Primitive attributes with the scratchpad in user mode (each call attaches the shared one, see
  * sdnnl_execute) and the given post-ops (NULL: none); the caller destroys them. */
 SDNNL_HIDDEN dnnl_status_t sdnnl_attr(dnnl_primitive_attr_t *attr, const_dnnl_post_ops_t post_ops);
+/* Which of oneDNN's implementations a primitive descriptor is for: the first named name (when
+ * name[0] != 0), else the index-th of oneDNN's list (0: the one it prefers). oneDNN 2.6 can list
+ * one implementation twice (its iterator starts from a cached descriptor once a primitive of that
+ * kind exists), so what is run is chosen by name; the index only walks the list. */
+typedef struct {
+    const char *name;
+    int64_t index;
+} sdnnl_pick;
+
 #if DNNL_VERSION_MAJOR < 3
 /* oneDNN 2.x: a primitive descriptor for an op descriptor, with sdnnl_attr's attributes (hint:
- * NULL, or the training forward's for a backward pass). */
+ * NULL, or the training forward's for a backward pass), for the implementation pick says
+ * (NULL: oneDNN's first choice). */
 SDNNL_HIDDEN dnnl_status_t sdnnl_primitive_desc(dnnl_primitive_desc_t *pd,
                                                 const_dnnl_op_desc_t desc,
                                                 const_dnnl_primitive_desc_t hint,
-                                                const_dnnl_post_ops_t post_ops);
+                                                const_dnnl_post_ops_t post_ops,
+                                                const sdnnl_pick *pick);
+#else
+/* oneDNN 3.x: move pd (made for oneDNN's preferred implementation) on to the one pick says. */
+SDNNL_HIDDEN dnnl_status_t sdnnl_pick_impl(dnnl_primitive_desc_t pd, const sdnnl_pick *pick);
 #endif
+/* The status a primitive descriptor fails with when oneDNN has no such implementation (an error
+ * in g_err says so). */
+#define SDNNL_NO_SUCH_IMPL dnnl_unimplemented
 /* The end of a build, once the entry's memory objects are made (st: how that went): the
  * scratchpad memory, the primitive and its name, or an error about creating `what`; destroys pd. */
 SDNNL_HIDDEN dnnl_status_t sdnnl_create_primitive(sdnnl_entry *e, dnnl_primitive_desc_t pd,

@@ -29,6 +29,8 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 /* One convolution, as Python describes it (all int64 so the struct has no padding and can be
  * compared with memcmp). Dilation is PyTorch's: 1 = dense. */
@@ -39,6 +41,8 @@ typedef struct {
     int64_t stride[3], dilation[3], pad_l[3], pad_r[3];
     int64_t with_bias;             /* forward: add b; backward-weights: also compute gb */
     int64_t post_add;              /* forward only: then y += z */
+    char impl[56];                 /* the implementation to run, by name (empty: oneDNN's
+                                      choice); NUL-padded, compared with the rest */
 } sconv_cfg;
 
 enum { KIND_FWD = 0, KIND_BWD_DATA = 1, KIND_BWD_WEIGHTS = 2 };
@@ -102,8 +106,16 @@ static dnnl_status_t bias_md(sdnnl_md *md, const sconv_cfg *c) {
 }
 
 /* The descriptor of one kind of convolution; backward kinds need the forward one as a hint. */
-static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, const sconv_cfg *c) {
+/* pick: which implementation (NULL: c->impl, or oneDNN's first choice when that is empty). */
+static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, const sconv_cfg *c,
+                                         const sdnnl_pick *pick) {
     dnnl_status_t st;
+    char name[sizeof c->impl + 1];
+    memcpy(name, c->impl, sizeof c->impl);
+    name[sizeof c->impl] = 0;
+    sdnnl_pick by_name = {name, 0};
+    if (!pick) pick = &by_name;
+    *pd = NULL;
     sdnnl_md src = NULL, dst = NULL, wei = NULL, bia = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t hint = NULL;
@@ -129,6 +141,7 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         TRY(dnnl_convolution_forward_primitive_desc_create(
             pd, g_engine, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst,
             strides, dilates, pad_l, pad_r, attr));
+        TRY(sdnnl_pick_impl(*pd, pick));
     } else {
         TRY(dnnl_convolution_forward_primitive_desc_create(
             &hint, g_engine, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst,
@@ -141,6 +154,7 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
             TRY(dnnl_convolution_backward_weights_primitive_desc_create(
                 pd, g_engine, dnnl_convolution_direct, src, wei, NULL, dst, strides, dilates,
                 pad_l, pad_r, hint, attr));
+        TRY(sdnnl_pick_impl(*pd, pick));
     }
 #else
     dnnl_convolution_desc_t fwd_d, bwd_d;
@@ -148,7 +162,7 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
         &fwd_d, dnnl_forward_training, dnnl_convolution_direct, src, wei, bia, dst, strides,
         dilates, pad_l, pad_r));
     if (kind == KIND_FWD) {
-        TRY(sdnnl_primitive_desc(pd, &fwd_d, NULL, po));
+        TRY(sdnnl_primitive_desc(pd, &fwd_d, NULL, po, pick));
     } else {
         TRY(dnnl_primitive_desc_create(&hint, &fwd_d, NULL, g_engine, NULL));
         if (kind == KIND_BWD_DATA)
@@ -158,10 +172,14 @@ static dnnl_status_t make_primitive_desc(dnnl_primitive_desc_t *pd, int kind, co
             TRY(dnnl_dilated_convolution_backward_weights_desc_init(
                 &bwd_d, dnnl_convolution_direct, src, wei, NULL, dst, strides, dilates, pad_l,
                 pad_r));
-        TRY(sdnnl_primitive_desc(pd, &bwd_d, hint, NULL));
+        TRY(sdnnl_primitive_desc(pd, &bwd_d, hint, NULL, pick));
     }
 #endif
 done:
+    if (st != dnnl_success && *pd) {  /* 3.x: made, then no implementation number c->impl */
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+    }
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (hint) dnnl_primitive_desc_destroy(hint);
     if (po) dnnl_post_ops_destroy(po);
@@ -228,7 +246,7 @@ done:
 static dnnl_status_t build_entry(sdnnl_entry *entry) {
     entry_t *e = (entry_t *)entry;
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = make_primitive_desc(&pd, e->kind, &e->cfg);
+    dnnl_status_t st = make_primitive_desc(&pd, e->kind, &e->cfg, NULL);
     if (st != dnnl_success) return st;
 
     argument_list(e);
@@ -431,6 +449,100 @@ const char *sconv_impl_name(int kind, const sconv_cfg *c) {
     dnnl_status_t st = lookup(&e, kind, c);
     pthread_mutex_unlock(&g_lock);
     return st == dnnl_success ? e->impl : NULL;
+}
+
+/* ---- choosing among oneDNN's implementations (striate/kernels/onednn/tuning.py) ---- */
+
+/* Whether buf (lines, each ended by '\n') has the line name. */
+static int has_line(const char *buf, const char *name, size_t len) {
+    for (const char *line = buf; *line; line = strchr(line, '\n') + 1)
+        if (!strncmp(line, name, len) && line[len] == '\n') return 1;
+    return 0;
+}
+
+/* The names of the implementations oneDNN has for this kind and configuration (c->impl is
+ * ignored), in its order of preference, each once, each followed by '\n', into buf (cap bytes,
+ * NUL-ended; names that do not fit are left out). Returns how many it wrote, or -1 on error. */
+int sconv_candidates(int kind, const sconv_cfg *c, char *buf, int64_t cap) {
+    int count = 0;
+    size_t used = 0;
+    buf[0] = 0;
+    pthread_mutex_lock(&g_lock);
+    g_err[0] = 0;
+    dnnl_status_t st = sdnnl_engine();
+    for (sdnnl_pick pick = {"", 0}; st == dnnl_success; pick.index++) {
+        dnnl_primitive_desc_t pd;
+        st = make_primitive_desc(&pd, kind, c, &pick);
+        if (st != dnnl_success) break;
+        const char *name = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+        size_t len = name ? strlen(name) : 0;
+        /* each once, and only names that fit the configuration's field */
+        if (len > 0 && len < sizeof c->impl && !has_line(buf, name, len) &&
+            used + len + 2 <= (size_t)cap) {
+            memcpy(buf + used, name, len);
+            buf[used + len] = '\n';
+            buf[used + len + 1] = 0;
+            used += len + 1;
+            count++;
+        }
+        dnnl_primitive_desc_destroy(pd);
+    }
+    if (count > 0) g_err[0] = 0;  /* the walk ends with "no implementation number ..." */
+    pthread_mutex_unlock(&g_lock);
+    return count > 0 ? count : -1;
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* Time this kind and configuration (with its c->impl) on zero-filled buffers of its own: one
+ * untimed call, then the fastest of reps calls, in milliseconds, into *best_ms. The primitive
+ * is built and cached as by a real call. */
+int sconv_time(int kind, const sconv_cfg *c, int reps, double *best_ms) {
+    entry_t *e;
+    void *bufs[MAX_ARGS] = {NULL};
+    pthread_mutex_lock(&g_lock);
+    dnnl_status_t st = lookup(&e, kind, c);
+    for (int i = 0; st == dnnl_success && i < e->nargs; i++) {
+        int user_weights = e->wreorder && i == e->weights_slot;
+        sdnnl_cmd md;
+        st = dnnl_memory_get_memory_desc(user_weights ? e->wuser : e->mem[i], &md);
+        if (st != dnnl_success) break;
+        size_t bytes = dnnl_memory_desc_get_size(md);
+        if (posix_memalign(&bufs[i], 64, bytes + 64) != 0) {
+            bufs[i] = NULL;
+            st = dnnl_out_of_memory;
+            break;
+        }
+        memset(bufs[i], 0, bytes + 64);
+    }
+    double best = 1e30;
+    for (int r = 0; st == dnnl_success && r <= reps; r++) {
+        double t0 = seconds();
+        st = execute(e, bufs);
+        double t = seconds() - t0;
+        if (r > 0 && t < best) best = t;
+    }
+    for (int i = 0; i < MAX_ARGS; i++) free(bufs[i]);
+    pthread_mutex_unlock(&g_lock);
+    *best_ms = best * 1e3;
+    return (int)st;
+}
+
+/* Forget the cached primitive of this kind and configuration, if any (tuning drops the
+ * implementations it did not choose). Returns 1 if one was dropped. */
+int sconv_cache_drop(int kind, const sconv_cfg *config) {
+    sconv_cfg key = *config;
+    if (kind == KIND_BWD_WEIGHTS) key.with_bias = 0;
+    if (kind != KIND_FWD) key.post_add = 0;
+    pthread_mutex_lock(&g_lock);
+    int dropped = sdnnl_cache_drop(&g_cache, kind, sdnnl_threads(), &key, sizeof key);
+    pthread_mutex_unlock(&g_lock);
+    return dropped;
 }
 
 /* Cache statistics: entries, hits, misses. */

@@ -76,7 +76,7 @@ static dnnl_status_t build_entry(sdnnl_entry *entry) {
 #else
     dnnl_matmul_desc_t desc;
     TRY(dnnl_matmul_desc_init(&desc, mds[ARG_A], mds[ARG_B], mds[ARG_BIAS], mds[ARG_C]));
-    TRY(sdnnl_primitive_desc(&pd, &desc, NULL, NULL));
+    TRY(sdnnl_primitive_desc(&pd, &desc, NULL, NULL, NULL));
 #endif
     /* plain descriptors in, the same out: the caller's bytes need no reorder */
     for (int i = 0; i < MM_MAX_ARGS; i++)

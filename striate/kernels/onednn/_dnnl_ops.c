@@ -121,7 +121,7 @@ static dnnl_status_t bnorm_pd(dnnl_primitive_desc_t *pd, dnnl_prop_kind_t prop,
         TRY(dnnl_batch_normalization_backward_desc_init(&d, prop, data, data, eps, flags));
     else
         TRY(dnnl_batch_normalization_forward_desc_init(&d, prop, data, eps, flags));
-    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL));
+    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL, NULL));
 #endif
 done:
     return st;
@@ -162,7 +162,7 @@ static dnnl_status_t pool_pd(dnnl_primitive_desc_t *pd, int kind, const spool_cf
     else
         TRY(dnnl_pooling_v2_forward_desc_init(&d, prop, algs[c->alg], src, dst, strides, kernel,
                                               dilation, pad_l, pad_r));
-    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL));
+    TRY(sdnnl_primitive_desc(pd, &d, hint, NULL, NULL));
 #endif
 done:
     return st;

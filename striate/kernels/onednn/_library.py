@@ -32,7 +32,9 @@ _MODULE = "striate.kernels.onednn._dnnl_conv"
 
 
 class Config(ctypes.Structure):
-    """One convolution, laid out as ``sconv_cfg`` in ``_dnnl_conv.c`` (dilation 1 = dense)."""
+    """One convolution, laid out as ``sconv_cfg`` in ``_dnnl_conv.c`` (dilation 1 = dense; impl:
+    the name of the oneDNN implementation to run, empty for oneDNN's first choice, see
+    :mod:`.tuning`)."""
 
     _fields_ = [
         ("nsp", ctypes.c_int64),
@@ -43,6 +45,7 @@ class Config(ctypes.Structure):
         ("pad_l", ctypes.c_int64 * 3), ("pad_r", ctypes.c_int64 * 3),
         ("with_bias", ctypes.c_int64),
         ("post_add", ctypes.c_int64),
+        ("impl", ctypes.c_char * 56),
     ]
 
 
@@ -86,6 +89,11 @@ _SIGNATURES = {
     "sconv_backward_data": (ctypes.c_int, [ctypes.c_void_p] * 4),
     "sconv_backward_weights": (ctypes.c_int, [ctypes.c_void_p] * 5),
     "sconv_impl_name": (ctypes.c_char_p, [ctypes.c_int, ctypes.c_void_p]),
+    "sconv_candidates": (ctypes.c_int, [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
+                                        ctypes.c_int64]),
+    "sconv_time": (ctypes.c_int, [ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
+                                  ctypes.POINTER(ctypes.c_double)]),
+    "sconv_cache_drop": (ctypes.c_int, [ctypes.c_int, ctypes.c_void_p]),
     "sconv_last_error": (ctypes.c_char_p, []),
     "sconv_cache_info": (None, [ctypes.POINTER(ctypes.c_long)] * 3),
     "sconv_cache_clear": (None, []),

@@ -29,6 +29,7 @@ import ctypes
 
 import numpy as np
 
+from . import tuning
 from ._library import Config, load
 
 __all__ = [
@@ -63,6 +64,18 @@ def conv_output_shape(x_shape, w_shape, stride=1, padding_l=0, padding_r=None, d
     """
     return _plan(tuple(x_shape), tuple(w_shape), stride, padding_l, padding_r, dilation, groups,
                  False, "conv_output_shape")[1]
+
+
+def _tuned(plan, kind: int) -> Config:
+    """The plan's configuration for pass ``kind`` with the implementation :mod:`.tuning` chose
+    (chosen on the first call of that pass, then kept in the plan)."""
+    config, _, tuned = plan
+    chosen = tuned.get(kind)
+    if chosen is None:
+        name = tuning.choose(kind, config)
+        chosen = tuned[kind] = Config.from_buffer_copy(config)
+        chosen.impl = name.encode()
+    return chosen
 
 
 def _memoised(plans: dict, make, key: tuple, op: str):
@@ -121,7 +134,7 @@ def _make_plan(x_shape, w_shape, stride, padding_l, padding_r, dilation, groups,
     for field, values in (("in_", size_in), ("ker", ker), ("out", out), ("stride", stride),
                           ("dilation", dilation), ("pad_l", pad_l), ("pad_r", pad_r)):
         getattr(config, field)[:nsp] = values
-    return config, (n,) + out + (k,)
+    return config, (n,) + out + (k,), {}  # {pass: its configuration with an implementation}
 
 
 def _check(array, shape, name: str, op: str) -> np.ndarray:
@@ -175,8 +188,9 @@ def conv_forward(x, w, b=None, stride=1, padding_l=0, padding_r=None, dilation=1
     op = "conv_forward"
     _check(x, None, "x", op)
     _check(w, None, "w", op)
-    config, y_shape = _plan(x.shape, w.shape, stride, padding_l, padding_r, dilation, groups,
-                            b is not None, op, add is not None)
+    plan = _plan(x.shape, w.shape, stride, padding_l, padding_r, dilation, groups,
+                 b is not None, op, add is not None)
+    y_shape = plan[1]
     if b is not None:
         _check(b, (w.shape[0],), "b", op)
     if add is not None:
@@ -187,7 +201,7 @@ def conv_forward(x, w, b=None, stride=1, padding_l=0, padding_r=None, dilation=1
         if add is not None:
             y += add
         return y
-    _call(load().sconv_forward, op, config, x, w, b, y, add)
+    _call(load().sconv_forward, op, _tuned(plan, 0), x, w, b, y, add)
     return y
 
 
@@ -208,14 +222,14 @@ def conv_backward_data(gy, w, x_shape, stride=1, padding_l=0, padding_r=None, di
     op = "conv_backward_data"
     x_shape = tuple(x_shape)
     _check(w, None, "w", op)
-    config, y_shape = _plan(x_shape, w.shape, stride, padding_l, padding_r, dilation, groups,
-                            False, op)
+    plan = _plan(x_shape, w.shape, stride, padding_l, padding_r, dilation, groups, False, op)
+    y_shape = plan[1]
     _check(gy, y_shape, "gy", op)
     gx = _output(out, x_shape, "out", op)
     if gx.size == 0 or w.size == 0:
         gx[...] = 0
         return gx
-    _call(load().sconv_backward_data, op, config, gy, w, gx)
+    _call(load().sconv_backward_data, op, _tuned(plan, 1), gy, w, gx)
     return gx
 
 
@@ -237,8 +251,9 @@ def conv_backward_weights(x, gy, w_shape, stride=1, padding_l=0, padding_r=None,
     op = "conv_backward_weights"
     w_shape = tuple(w_shape)
     _check(x, None, "x", op)
-    config, y_shape = _plan(x.shape, w_shape, stride, padding_l, padding_r, dilation, groups,
-                            bool(with_bias), op)
+    plan = _plan(x.shape, w_shape, stride, padding_l, padding_r, dilation, groups,
+                 bool(with_bias), op)
+    y_shape = plan[1]
     _check(gy, y_shape, "gy", op)
     gw = _output(out, w_shape, "out", op)
     gb = _output(out_bias, (w_shape[0],), "out_bias", op) if with_bias else None
@@ -247,7 +262,7 @@ def conv_backward_weights(x, gy, w_shape, stride=1, padding_l=0, padding_r=None,
         if gb is not None:
             gb[...] = gy.reshape(-1, w_shape[0]).sum(axis=0)
         return gw, gb
-    _call(load().sconv_backward_weights, op, config, x, gy, gw, gb)
+    _call(load().sconv_backward_weights, op, _tuned(plan, 2), x, gy, gw, gb)
     return gw, gb
 
 
@@ -262,9 +277,9 @@ def implementation_name(kind: str, x_shape, w_shape, stride=1, padding_l=0, padd
     op = "implementation_name"
     if kind not in _KINDS:
         raise ValueError(f"{op}: kind must be one of {sorted(_KINDS)}, got {kind!r}")
-    config, _ = _plan(tuple(x_shape), tuple(w_shape), stride, padding_l, padding_r, dilation,
-                      groups, bool(with_bias), op, bool(add) and kind == "forward")
-    name = load().sconv_impl_name(_KINDS[kind], ctypes.byref(config))
+    plan = _plan(tuple(x_shape), tuple(w_shape), stride, padding_l, padding_r, dilation,
+                 groups, bool(with_bias), op, bool(add) and kind == "forward")
+    name = load().sconv_impl_name(_KINDS[kind], ctypes.byref(_tuned(plan, _KINDS[kind])))
     if name is None:
         raise RuntimeError(f"{op}: oneDNN failed ({load().sconv_last_error().decode()})")
     return name.decode()
