@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PREFIX = Path(sys.prefix) / "onednn3"
 FILES = ["tests/test_kernels_onednn.py", "tests/test_kernels_onednn_ops.py",
          "tests/test_kernels_onednn_matmul.py", "tests/test_kernels_onednn_eltwise.py",
-         "tests/test_fusion.py", "tests/test_kernel_paths.py"]
+         "tests/test_fusion.py", "tests/test_kernel_paths.py",
+         "tests/test_kernels_onednn_tuning.py"]
 
 pytestmark = pytest.mark.skipif(
     not (PREFIX / "include" / "oneapi" / "dnnl" / "dnnl.h").is_file()
