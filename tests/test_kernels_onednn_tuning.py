@@ -19,7 +19,7 @@ import pytest
 from kernel_paths import needs_onednn
 from striate.kernels import onednn
 from striate.kernels.onednn import conv as oconv, tuning
-from test_kernels_onednn import assert_close, check_all_passes, randn
+from test_kernels_onednn import check_all_passes, randn
 
 pytestmark = needs_onednn
 
