@@ -19,7 +19,7 @@ PREFIX = Path(sys.prefix) / "onednn3"
 FILES = ["tests/test_kernels_onednn.py", "tests/test_kernels_onednn_ops.py",
          "tests/test_kernels_onednn_matmul.py", "tests/test_kernels_onednn_eltwise.py",
          "tests/test_fusion.py", "tests/test_kernel_paths.py",
-         "tests/test_kernels_onednn_tuning.py"]
+         "tests/test_kernels_onednn_tuning.py", "tests/test_fusion_batch_norm_relu.py"]
 
 pytestmark = pytest.mark.skipif(
     not (PREFIX / "include" / "oneapi" / "dnnl" / "dnnl.h").is_file()

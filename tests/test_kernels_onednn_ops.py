@@ -166,6 +166,35 @@ def test_batch_norm_layer_trains_on_the_fast_path(on_onednn):
     assert ops_calls() > before
 
 
+@needs_onednn
+def test_batch_norm_with_fused_relu_and_its_workspace():
+    """relu=True: y = relu(batch norm) and a workspace, which the backward reads to mask gy;
+    equal to batch norm, ReLU, ReLU backward, batch-norm backward one by one."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 7, 6, 8)).astype(np.float32)
+    gamma = rng.uniform(0.5, 2, 8).astype(np.float32)
+    beta = rng.standard_normal(8).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    y, mean, var, ws = onednn.batch_norm_forward(x, gamma, beta, relu=True)
+    assert ws.dtype == np.uint8 and ws.size >= x.size // 8
+    y0, mean0, var0 = onednn.batch_norm_forward(x, gamma, beta)
+    np.testing.assert_array_equal(y, np.maximum(y0, 0))
+    np.testing.assert_array_equal(mean, mean0)
+    np.testing.assert_array_equal(var, var0)
+    fused = onednn.batch_norm_backward(x, gy, mean, var, gamma, beta, relu_workspace=ws)
+    plain = onednn.batch_norm_backward(x, gy * (y > 0), mean, var, gamma, beta)
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="relu_workspace must be the uint8 workspace"):
+        onednn.batch_norm_backward(x, gy, mean, var, gamma, beta, relu_workspace=ws[:2])
+    with pytest.raises(ValueError, match="comes from a training forward"):
+        onednn.batch_norm_backward(x, gy, mean, var, gamma, beta, global_stats=True,
+                                   relu_workspace=ws)
+    y_eval, _, _ = onednn.batch_norm_forward(x, gamma, beta, mean=mean, var=var, relu=True)
+    np.testing.assert_array_equal(y_eval, np.maximum(
+        onednn.batch_norm_forward(x, gamma, beta, mean=mean, var=var)[0], 0))
+
+
 # ---------------------------------------------------------------------------------------------
 # Pooling
 # ---------------------------------------------------------------------------------------------

@@ -99,9 +99,7 @@ class ReLU(Function):
 
     def backward(self, gy):
         if self.fast is not None:
-            if _relu_rule == "gradient" and self.fast.same_layout(self.y, gy):
-                return self.fast.relu_backward(self.y, gy)             # gy * [y > 0]
-            self.positive = self.y > 0                                 # [y > 0] = [x > 0]
+            return relu_mask_gradient(self.y, gy, self.fast)
         # stored as x was (a gradient in another layout is not passed on down the network)
         xp = get_array_module(gy)
         gx = xp.empty_like(self.positive, dtype=gy.dtype)
@@ -111,6 +109,27 @@ class ReLU(Function):
         if _relu_rule == "guided":
             xp.maximum(gx, 0, out=gx)                                  # ... * [gy > 0]
         return gx
+
+
+def relu_backward_rule_in_force() -> str:
+    """The rule ReLU backward passes use now (see :func:`relu_backward_rule`)."""
+    return _relu_rule
+
+
+def relu_mask_gradient(y, gy, fast=None):
+    """The gradient through a ReLU whose output was ``y`` ([y > 0] = [x > 0]), under the backward
+    rule in force, shaped and stored as ``y``: gy * [y > 0] (the chain rule; on ``fast``, the
+    oneDNN kernels' threaded loop, when gy is stored as y), guided or deconvnet's."""
+    if _relu_rule == "gradient" and fast is not None and fast.same_layout(y, gy):
+        return fast.relu_backward(y, gy)                               # gy * [y > 0]
+    xp = get_array_module(gy)
+    gx = xp.empty_like(y, dtype=gy.dtype)
+    if _relu_rule == "deconvnet":
+        return xp.maximum(gy, 0, out=gx)                               # gy * [gy > 0]
+    xp.multiply(gy, y > 0, out=gx)                                     # gy * [x > 0]
+    if _relu_rule == "guided":
+        xp.maximum(gx, 0, out=gx)                                      # ... * [gy > 0]
+    return gx
 
 
 class LeakyReLU(Function):

@@ -33,9 +33,14 @@ itself keeps it as it is: reading it later runs it then.) The reference kernels
 (:func:`striate.autograd.observe_ops`, which ``striate.analysis`` uses) turn it off: then every op
 runs as written. The fused result equals the unfused one up to float32 rounding (the scaled
 weights round once more than BN applied after the convolution).
+
+Training has one fusion of its own, batch norm followed by ReLU
+(:func:`striate.functional.batch_norm_relu`, which ``nn.Sequential`` and the residual blocks
+call). :func:`enabled` (or ``STRIATE_FUSION=0`` in the environment) switches both off.
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -43,10 +48,10 @@ import numpy as np
 from .. import autograd, kernels
 from ..autograd import Tensor
 
-__all__ = ["PendingConv", "wanted", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu", "enabled",
-           "settle", "enter", "leave"]
+__all__ = ["PendingConv", "wanted", "defer_conv", "fold_batch_norm", "fold_add", "fold_relu",
+           "enabled", "settle", "enter", "leave"]
 
-_enabled = True
+_enabled = os.environ.get("STRIATE_FUSION", "1") != "0"
 _calls = threading.local()  # .depth: modules being called in this thread (nn.Module.__call__)
 
 
@@ -62,9 +67,10 @@ def leave() -> bool:
 
 
 def enabled(flag: bool | None = None) -> bool:
-    """Whether inference fusion is on (the default); ``enabled(False)`` turns it off (every op
-    then runs on its own, as the reference does), ``enabled(True)`` on again. Returns the
-    setting in force after the call."""
+    """Whether fusion is on (the default, unless ``STRIATE_FUSION=0``): inference fusion, and
+    batch norm + ReLU in training. ``enabled(False)`` turns both off (every op then runs on its
+    own, as the reference does), ``enabled(True)`` on again. Returns the setting in force after
+    the call."""
     global _enabled
     if flag is not None:
         _enabled = bool(flag)

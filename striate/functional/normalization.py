@@ -12,12 +12,12 @@ import numbers
 
 import numpy as np
 
-from .. import kernels
+from .. import autograd, kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from . import fusion
 
-__all__ = ["batch_norm", "local_response_norm"]
+__all__ = ["batch_norm", "batch_norm_relu", "local_response_norm"]
 
 
 def _per_channel(a, ndim: int):
@@ -182,6 +182,59 @@ class BatchNormInference(Function):
         return gx, g_gamma, g_beta
 
 
+class BatchNormReLU(Function):
+    """relu(batch norm(x)) with the batch's statistics, as one oneDNN pass each way (its
+    ``fuse_norm_relu``): the formulas of :class:`BatchNorm` and of ReLU, where
+
+        forward    y = max(gamma * x_hat + beta, 0)      (no separate pass over the BN output)
+        backward   the BN backward of gy * [y > 0], the mask read from one bit per value that
+                   the forward wrote (a workspace), in the BN backward's own pass.
+
+    Built only on the oneDNN path (see :func:`batch_norm_relu`). Measured at 2 threads, forward +
+    backward of (128, 16, 28, 28): 1.2 ms against 1.9-2.3 ms for batch norm, then ReLU.
+
+    NaN stays NaN, as in the unfused ops: a NaN or infinite input makes its channel's statistics
+    NaN, which is checked (with gamma and beta) after the forward; then the output and the
+    backward are the unfused ops' (batch norm, then the NaN-keeping ReLU). The ReLU backward
+    rules of :func:`~striate.functional.activation.relu_backward_rule` (guided, deconvnet) apply
+    too: the backward then masks gy itself, from the output, before the batch-norm backward.
+    """
+
+    def __init__(self, eps: float, fast):
+        self.eps, self.fast = eps, fast
+
+    def forward(self, x, gamma, beta):
+        self.x = np.moveaxis(x, 1, -1)
+        self.gamma, self.beta = _contiguous(gamma), _contiguous(beta)
+        y, self.batch_mean, self.batch_var, self.workspace = self.fast.batch_norm_forward(
+            self.x, self.gamma, self.beta, self.eps, relu=True)
+        finite = all(a is None or np.isfinite(a).all()
+                     for a in (self.batch_mean, self.batch_var, self.gamma, self.beta))
+        if not finite:  # the unfused ops, whose NaN handling is the reference's
+            self.workspace = None
+            y, self.batch_mean, self.batch_var = self.fast.batch_norm_forward(
+                self.x, self.gamma, self.beta, self.eps)
+            y = self.fast.relu_forward(y, out=y) if self.fast.dense(y) else np.maximum(y, 0)
+        self.y = y
+        return np.moveaxis(y, -1, 1)  # (N, C, *S), stored channels last
+
+    def backward(self, gy):
+        from .activation import relu_backward_rule_in_force, relu_mask_gradient
+
+        g = _channels_last(gy)
+        workspace = self.workspace
+        if workspace is None or relu_backward_rule_in_force() != "gradient":
+            g = relu_mask_gradient(self.y, g, self.fast)  # gy * [y > 0], or the rule's
+            workspace = None
+        beta = self.beta if self.needs_input_grad[2] else None  # given, g_beta is computed
+        gx, g_gamma, g_beta = self.fast.batch_norm_backward(
+            self.x, g, self.batch_mean, self.batch_var, self.gamma, beta, self.eps,
+            relu_workspace=workspace)
+        return (np.moveaxis(gx, -1, 1) if self.needs_input_grad[0] else None,
+                g_gamma if self.needs_input_grad[1] else None,
+                g_beta if self.needs_input_grad[2] else None)
+
+
 def _raw(a):
     return a.data if isinstance(a, Tensor) else a
 
@@ -208,6 +261,57 @@ def _running_factor(momentum, num_batches_tracked) -> float:
         raise ValueError("batch_norm: momentum=None (cumulative average) needs "
                          "num_batches_tracked, the count of batches seen so far")
     return 1.0 / float(_raw(num_batches_tracked).reshape(()))
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
+                    training: bool = False, momentum: float | None = 0.1, eps: float = 1e-5,
+                    num_batches_tracked=None) -> Tensor:
+    """``relu(batch_norm(...))`` (the same arguments as :func:`batch_norm`), as one fused op
+    (:class:`BatchNormReLU`) when training on the oneDNN kernels with a float32 input stored
+    channels last, while no :mod:`striate.analysis` observer watches the ops and fusion is on
+    (:func:`striate.functional.fusion.enabled`); otherwise the two ops. ``nn.Sequential`` and
+    the blocks of :mod:`striate.nn.blocks` call it for a batch norm followed by a ReLU."""
+    x = as_tensor(input)
+    w = None if weight is None else as_tensor(weight).reshape(-1)
+    b = None if bias is None else as_tensor(bias).reshape(-1)
+    fast = None
+    if (training and x.ndim >= 2 and x.dtype == np.float32 and not autograd._op_observers
+            and fusion.enabled()):
+        fast = _fast_kernels(x.data, *(None if t is None else t.data for t in (w, b)))
+    if fast is None or x.data.size // max(x.shape[1], 1) <= 1:
+        from .activation import relu
+
+        return relu(batch_norm(x, running_mean, running_var, weight, bias, training=training,
+                               momentum=momentum, eps=eps,
+                               num_batches_tracked=num_batches_tracked))
+    _check_batch_norm_args(x, running_mean, running_var, weight, bias, momentum)
+    fn = BatchNormReLU(eps, fast)
+    y = fn(x, w, b)
+    _track(fn, running_mean, running_var, momentum, num_batches_tracked, x.data.size // x.shape[1])
+    return y
+
+
+def _check_batch_norm_args(x, running_mean, running_var, weight, bias, momentum) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm: input must be a floating-point tensor, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...) with at least 2 "
+                         f"dimensions, got shape {x.shape}")
+    if momentum is not None and not isinstance(momentum, numbers.Real):
+        raise TypeError(f"batch_norm: momentum must be a number or None, got {momentum!r}")
+    for arg, a in (("running_mean", running_mean), ("running_var", running_var),
+                   ("weight", weight), ("bias", bias)):
+        _check_channels(arg, a, x.shape[1])
+
+
+def _track(fn, running_mean, running_var, momentum, num_batches_tracked, count: int) -> None:
+    """Update the running statistics from a training forward's batch statistics."""
+    if running_mean is not None or running_var is not None:
+        factor = _running_factor(momentum, num_batches_tracked)
+        if running_mean is not None:
+            _update_running(running_mean, fn.batch_mean, factor)
+        if running_var is not None:
+            _update_running(running_var, fn.batch_var * (count / (count - 1)), factor)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
@@ -242,17 +346,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         A tensor of the input's shape.
     """
     x = as_tensor(input)
-    if x.dtype.kind != "f":
-        raise TypeError(f"batch_norm: input must be a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...) with at least 2 "
-                         f"dimensions, got shape {x.shape}")
-    if momentum is not None and not isinstance(momentum, numbers.Real):
-        raise TypeError(f"batch_norm: momentum must be a number or None, got {momentum!r}")
+    _check_batch_norm_args(x, running_mean, running_var, weight, bias, momentum)
     channels = x.shape[1]
-    for arg, a in (("running_mean", running_mean), ("running_var", running_var),
-                   ("weight", weight), ("bias", bias)):
-        _check_channels(arg, a, channels)
     w = None if weight is None else as_tensor(weight).reshape(-1)
     b = None if bias is None else as_tensor(bias).reshape(-1)
     if not training:
@@ -272,12 +367,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
                          f"got input of shape {x.shape}")
     fn = BatchNorm(eps)
     y = fn(x, w, b)
-    if running_mean is not None or running_var is not None:
-        factor = _running_factor(momentum, num_batches_tracked)
-        if running_mean is not None:
-            _update_running(running_mean, fn.batch_mean, factor)
-        if running_var is not None:
-            _update_running(running_var, fn.batch_var * (count / (count - 1)), factor)
+    _track(fn, running_mean, running_var, momentum, num_batches_tracked, count)
     return y
 
 

@@ -92,7 +92,7 @@ class CifarResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = nn.batch_norm_relu(self.bn1, self.relu, self.conv1(x))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.flatten(self.avgpool(x)))
 
@@ -186,7 +186,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # (N, 64, H/4, W/4)
+        x = self.maxpool(nn.batch_norm_relu(self.bn1, self.relu, self.conv1(x)))  # N, 64, H/4, W/4
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.flatten(self.avgpool(x)))
 

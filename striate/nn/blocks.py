@@ -20,7 +20,7 @@ from .conv import Conv2d
 from .dropout import Dropout
 from .linear import Identity, Linear
 from .module import Module, Sequential
-from .normalization import BatchNorm2d
+from .normalization import BatchNorm2d, batch_norm_relu
 from .pooling import MaxPool2d
 
 __all__ = ["conv3x3", "conv1x1", "ZeroPadShortcut", "BasicBlock", "Bottleneck", "BasicConv2d",
@@ -122,7 +122,7 @@ class BasicBlock(Module):
         self.stride, self.shortcut = stride, shortcut
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = batch_norm_relu(self.bn1, self.relu, self.conv1(x))
         out = self.bn2(self.conv2(out))
         if self.shortcut != "none":
             out = out + (x if self.downsample is None else self.downsample(x))
@@ -165,8 +165,8 @@ class Bottleneck(Module):
         self.stride, self.shortcut = stride, shortcut
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = batch_norm_relu(self.bn1, self.relu, self.conv1(x))
+        out = batch_norm_relu(self.bn2, self.relu, self.conv2(out))
         out = self.bn3(self.conv3(out))
         if self.shortcut != "none":
             out = out + (x if self.downsample is None else self.downsample(x))
@@ -192,9 +192,10 @@ class BasicConv2d(Module):
 
     def forward(self, x):
         x = self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        return F.relu(x)
+        if self.bn is None:
+            return F.relu(x)
+        y = self.bn.fused_relu(x)  # relu(bn(x)) as one op when it may be
+        return F.relu(self.bn(x)) if y is None else y
 
 
 class Inception(Module):

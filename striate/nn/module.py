@@ -385,8 +385,18 @@ class Sequential(Module):
         return self
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        modules = tuple(self._modules.values())
+        i = 0
+        while i < len(modules):
+            m = modules[i]
+            # a batch norm followed by a ReLU may run as one op (nn.BatchNorm2d & co.)
+            fused = getattr(m, "_fused_with_next", None)
+            if fused is not None and i + 1 < len(modules):
+                y = fused(x, modules[i + 1])
+                if y is not None:
+                    x, i = y, i + 2
+                    continue
+            x, i = m(x), i + 1
         return x
 
 

@@ -27,7 +27,7 @@ from ._checks import check, is_real
 from .layers import empty_parameter, is_int
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LocalResponseNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LocalResponseNorm", "batch_norm_relu"]
 
 
 class _BatchNorm(Module):
@@ -81,6 +81,9 @@ class _BatchNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, x):
+        return self._forward(x, F.batch_norm)
+
+    def _forward(self, x, op):
         if x.ndim not in self._input_dims:
             raise ValueError(f"{type(self).__name__}: expected a {self._shape_name} input "
                              f"({' or '.join(f'{d}-d' for d in self._input_dims)}), "
@@ -92,13 +95,41 @@ class _BatchNorm(Module):
         # Batch statistics while training, and at evaluation when there are no running ones.
         use_batch = self.training or mean is None
         counter = self.num_batches_tracked if self.training else None
-        return F.batch_norm(x, mean, var, self.weight, self.bias, training=use_batch,
-                            momentum=self.momentum, eps=self.eps, num_batches_tracked=counter)
+        return op(x, mean, var, self.weight, self.bias, training=use_batch,
+                  momentum=self.momentum, eps=self.eps, num_batches_tracked=counter)
+
+    def _fused_with_next(self, x, following):
+        """relu(self(x)) as one op (``F.batch_norm_relu``) when ``following`` is a plain ReLU
+        and neither module has hooks nor overrides forward; else None (call them one by one).
+        ``nn.Sequential`` asks each module this of the next one."""
+        from .activation import ReLU
+
+        if (type(following) is not ReLU or following._forward_pre_hooks
+                or following._forward_hooks):
+            return None
+        return self.fused_relu(x)
+
+    def fused_relu(self, x):
+        """``F.relu(self(x))`` as one op (``F.batch_norm_relu``), or None when this module has
+        hooks or a subclass overrides forward (they must see the batch norm's own output)."""
+        if (type(self).forward is not _BatchNorm.forward or self._forward_pre_hooks
+                or self._forward_hooks):
+            return None
+        return self._forward(x, F.batch_norm_relu)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+def batch_norm_relu(bn, relu, x):
+    """``relu(bn(x))`` for a batch-norm module (or an Identity standing in for one) and a ReLU
+    module: one fused op when :meth:`_BatchNorm._fused_with_next` allows it, else the two
+    calls. The blocks of :mod:`striate.nn.blocks` and the ResNet stems use it."""
+    fused = getattr(bn, "_fused_with_next", None)
+    y = None if fused is None else fused(x, relu)
+    return relu(bn(x)) if y is None else y
 
 
 class BatchNorm1d(_BatchNorm):

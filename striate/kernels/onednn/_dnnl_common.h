@@ -41,10 +41,11 @@ typedef const dnnl_memory_desc_t *sdnnl_cmd;
 
 /* Batch normalisation flags as Python passes them (the same bits for every oneDNN version);
  * sdnnl_bn_flags turns them into the loaded version's dnnl_normalization_flags_t. */
-enum { SBN_GLOBAL_STATS = 0x1, SBN_SCALE = 0x2, SBN_SHIFT = 0x4 };
+enum { SBN_GLOBAL_STATS = 0x1, SBN_SCALE = 0x2, SBN_SHIFT = 0x4, SBN_FUSE_RELU = 0x8 };
 static inline unsigned sdnnl_bn_flags(int64_t f) {
     return ((f & SBN_GLOBAL_STATS) ? dnnl_use_global_stats : 0) |
-           ((f & SBN_SCALE) ? dnnl_use_scale : 0) | ((f & SBN_SHIFT) ? dnnl_use_shift : 0);
+           ((f & SBN_SCALE) ? dnnl_use_scale : 0) | ((f & SBN_SHIFT) ? dnnl_use_shift : 0) |
+           ((f & SBN_FUSE_RELU) ? dnnl_fuse_norm_relu : 0);
 }
 
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP

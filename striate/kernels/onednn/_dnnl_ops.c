@@ -62,14 +62,15 @@ typedef struct {
 } spool_cfg;
 
 enum { BN_FWD = 0, BN_BWD = 1, POOL_FWD_TRAIN = 2, POOL_FWD_INFER = 3, POOL_BWD = 4 };
-#define MAX_ARGS 9
+#define MAX_ARGS 10
 
 /* The arguments of each kind, in the order the entry points pass their pointers. */
 static const int bn_fwd_args[] = {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
-                                  DNNL_ARG_SHIFT, DNNL_ARG_DST};
+                                  DNNL_ARG_SHIFT, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
 static const int bn_bwd_args[] = {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE,
                                   DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
-                                  DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
+                                  DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT,
+                                  DNNL_ARG_WORKSPACE};
 static const int pool_fwd_args[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
 static const int pool_bwd_args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC};
 
@@ -227,8 +228,8 @@ static int uses(const op_entry_t *e, int id, const_dnnl_primitive_desc_t pd) {
 static dnnl_status_t build_entry(sdnnl_entry *entry) {
     op_entry_t *e = (op_entry_t *)entry;
     switch (e->kind) {
-    case BN_FWD: e->arg_ids = bn_fwd_args, e->nargs = 6; break;
-    case BN_BWD: e->arg_ids = bn_bwd_args, e->nargs = 9; break;
+    case BN_FWD: e->arg_ids = bn_fwd_args, e->nargs = 7; break;
+    case BN_BWD: e->arg_ids = bn_bwd_args, e->nargs = 10; break;
     case POOL_BWD: e->arg_ids = pool_bwd_args, e->nargs = 3; break;
     default: e->arg_ids = pool_fwd_args, e->nargs = 3; break;
     }
@@ -313,23 +314,37 @@ static int run(int kind, const void *cfg, void *const *ptrs) {
 /* ---- the entry points (return a dnnl_status_t; 0 = success, else see sconv_last_error) ---- */
 
 /* Training (no SBN_GLOBAL_STATS in c->flags): writes y, mean and var. Inference: reads mean
- * and var, writes y. scale, shift: NULL unless SBN_SCALE / SBN_SHIFT. */
+ * and var, writes y. scale, shift: NULL unless SBN_SCALE / SBN_SHIFT. With SBN_FUSE_RELU, y is
+ * relu(batch norm), and a training forward writes ws (see sbnorm_workspace_bytes), which the
+ * backward reads. */
 int sbnorm_forward(const sbnorm_cfg *c, const void *x, void *mean, void *var, const void *scale,
-                   const void *shift, void *y) {
-    void *ptrs[MAX_ARGS] = {(void *)x, mean, var, (void *)scale, (void *)shift, y};
+                   const void *shift, void *y, void *ws) {
+    void *ptrs[MAX_ARGS] = {(void *)x, mean, var, (void *)scale, (void *)shift, y, ws};
     return run(BN_FWD, c, ptrs);
 }
 
 /* gx, and g_scale / g_shift with SBN_SCALE / SBN_SHIFT, from the forward's x, mean and
  * var (the batch's when training, the fixed ones with SBN_GLOBAL_STATS). oneDNN 2.6 takes
  * the shift as an input of the backward pass with dnnl_use_shift, though no gradient depends on
- * its values; 3.x does not (shift is then ignored). */
+ * its values; 3.x does not (shift is then ignored). With SBN_FUSE_RELU, gy is the gradient of
+ * relu(batch norm) and ws the forward's workspace. */
 int sbnorm_backward(const sbnorm_cfg *c, const void *x, const void *mean, const void *var,
                     const void *gy, const void *scale, const void *shift, void *gx,
-                    void *gscale, void *gshift) {
+                    void *gscale, void *gshift, const void *ws) {
     void *ptrs[MAX_ARGS] = {(void *)x, (void *)mean, (void *)var, (void *)gy, (void *)scale,
-                            (void *)shift, gx, gscale, gshift};
+                            (void *)shift, gx, gscale, gshift, (void *)ws};
     return run(BN_BWD, c, ptrs);
+}
+
+/* The bytes of workspace a training forward of this batch norm writes (0 without
+ * SBN_FUSE_RELU). */
+int sbnorm_workspace_bytes(const sbnorm_cfg *c, int64_t *bytes) {
+    op_entry_t *e;
+    pthread_mutex_lock(&g_lock);
+    dnnl_status_t st = lookup(&e, BN_FWD, c);
+    pthread_mutex_unlock(&g_lock);
+    *bytes = st == dnnl_success ? (int64_t)e->workspace_bytes : 0;
+    return (int)st;
 }
 
 /* y from x; training max pooling also writes the workspace backward needs (see

@@ -27,7 +27,7 @@ __all__ = ["batch_norm_forward", "batch_norm_backward", "batch_norm_implementati
 
 # SBN_GLOBAL_STATS, SBN_SCALE, SBN_SHIFT of _dnnl_common.h: Striate's bits, which the C side maps
 # onto the loaded oneDNN's dnnl_normalization_flags_t (their values changed in 3.0)
-_USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4
+_USE_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT, _FUSE_RELU = 0x1, 0x2, 0x4, 0x8
 _plans: dict = {}
 
 
@@ -60,8 +60,9 @@ def _vector(a, c: int, name: str, op: str):
 
 def batch_norm_forward(x, gamma=None, beta=None, eps: float = 1e-5, mean=None, var=None,
                        channels_last: bool = True, out=None, out_mean=None,
-                       out_var=None) -> tuple:
-    """y = gamma * (x - mu) / sqrt(var + eps) + beta, with the batch's statistics or given ones.
+                       out_var=None, relu: bool = False) -> tuple:
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta, with the batch's statistics or given ones;
+    with ``relu``, y = max(that, 0) in the same pass (oneDNN's fused ReLU, which maps NaN to 0).
 
     Args:
         x: (N, *S, C) float32 C-contiguous (channels last), or (N, C, *S) with
@@ -71,9 +72,12 @@ def batch_norm_forward(x, gamma=None, beta=None, eps: float = 1e-5, mean=None, v
         mean, var: None for training (the batch's mean and biased variance are computed and
             returned), or the (C,) float32 statistics to normalise with (evaluation).
         out, out_mean, out_var: optional preallocated y and (training) statistics arrays.
+        relu: apply ReLU to y; training then also returns the workspace (one bit per value,
+            where y > 0) that :func:`batch_norm_backward` needs as ``relu_workspace``.
 
     Returns:
-        (y, mean, var): y shaped and stored as x; mean and var the (C,) statistics used.
+        (y, mean, var): y shaped and stored as x; mean and var the (C,) statistics used; with
+        ``relu`` in training, (y, mean, var, workspace).
     """
     op = "batch_norm_forward"
     _check(x, None, "x", op)
@@ -81,9 +85,12 @@ def batch_norm_forward(x, gamma=None, beta=None, eps: float = 1e-5, mean=None, v
     if training != (var is None):
         raise ValueError(f"{op}: give both mean and var (evaluation) or neither (training)")
     flags = ((0 if training else _USE_GLOBAL_STATS) | (0 if gamma is None else _USE_SCALE)
-             | (0 if beta is None else _USE_SHIFT))
+             | (0 if beta is None else _USE_SHIFT) | (_FUSE_RELU if relu else 0))
     config, c = _plan(x.shape, bool(channels_last), flags, float(eps), op)
     gamma, beta = _vector(gamma, c, "gamma", op), _vector(beta, c, "beta", op)
+    workspace = None
+    if relu and training:
+        workspace = np.empty(_workspace_bytes(config, op), np.uint8)
     if training:
         mean = _output(out_mean, (c,), "out_mean", op)
         var = _output(out_var, (c,), "out_var", op)
@@ -95,13 +102,20 @@ def batch_norm_forward(x, gamma=None, beta=None, eps: float = 1e-5, mean=None, v
             raise ValueError(f"{op}: training needs at least one value per channel, got shape "
                              f"{x.shape}")
         return y, mean, var
-    _call(load().sbnorm_forward, op, config, x, mean, var, gamma, beta, y)
-    return y, mean, var
+    _call(load().sbnorm_forward, op, config, x, mean, var, gamma, beta, y, workspace)
+    return (y, mean, var) if workspace is None else (y, mean, var, workspace)
+
+
+def _workspace_bytes(config, op: str) -> int:
+    size = ctypes.c_int64()
+    if load().sbnorm_workspace_bytes(ctypes.byref(config), ctypes.byref(size)) != 0:
+        raise RuntimeError(f"{op}: oneDNN failed ({load().sconv_last_error().decode()})")
+    return max(size.value, 1)
 
 
 def batch_norm_backward(x, gy, mean, var, gamma=None, beta=None, eps: float = 1e-5,
                         global_stats: bool = False,
-                        channels_last: bool = True, out=None) -> tuple:
+                        channels_last: bool = True, out=None, relu_workspace=None) -> tuple:
     """gx, g_gamma and g_beta from gy and the forward's x and statistics.
 
     Args:
@@ -113,6 +127,8 @@ def batch_norm_backward(x, gy, mean, var, gamma=None, beta=None, eps: float = 1e
             values, but oneDNN 2.6 reads it).
         global_stats: the statistics were fixed (evaluation): mean and var are constants.
         out: optional preallocated gx.
+        relu_workspace: the workspace of a training forward with ``relu``: gy is then the
+            gradient of relu(batch norm), masked by the workspace in the same pass.
 
     Returns:
         (gx, g_gamma, g_beta); g_gamma None without gamma, g_beta None without beta.
@@ -120,10 +136,20 @@ def batch_norm_backward(x, gy, mean, var, gamma=None, beta=None, eps: float = 1e
     op = "batch_norm_backward"
     _check(x, None, "x", op)
     _check(gy, x.shape, "gy", op)
+    relu = relu_workspace is not None
+    if relu and global_stats:
+        raise ValueError(f"{op}: relu_workspace comes from a training forward (global_stats "
+                         "is False)")
     flags = ((_USE_GLOBAL_STATS if global_stats else 0) | (0 if gamma is None else _USE_SCALE)
-             | (0 if beta is None else _USE_SHIFT))
+             | (0 if beta is None else _USE_SHIFT) | (_FUSE_RELU if relu else 0))
     config, c = _plan(x.shape, bool(channels_last), flags, float(eps), op)
     mean, var = _check(mean, (c,), "mean", op), _check(var, (c,), "var", op)
+    if relu:
+        need = _workspace_bytes(config, op)  # one bit per value: the same for every flag set
+        if not (isinstance(relu_workspace, np.ndarray) and relu_workspace.dtype == np.uint8
+                and relu_workspace.flags.c_contiguous and relu_workspace.size >= need):
+            raise ValueError(f"{op}: relu_workspace must be the uint8 workspace the training "
+                             f"forward returned ({need} bytes)")
     gamma, beta = _vector(gamma, c, "gamma", op), _vector(beta, c, "beta", op)
     gx = _output(out, x.shape, "out", op)
     g_gamma = None if gamma is None else np.empty(c, _FLOAT32)
@@ -134,7 +160,7 @@ def batch_norm_backward(x, gy, mean, var, gamma=None, beta=None, eps: float = 1e
                 a[...] = 0
         return gx, g_gamma, g_beta
     _call(load().sbnorm_backward, op, config, x, mean, var, gy, gamma, beta, gx, g_gamma,
-          g_beta)
+          g_beta, relu_workspace)
     return gx, g_gamma, g_beta
 
 
