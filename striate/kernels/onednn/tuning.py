@@ -14,8 +14,10 @@ for most layers, measured per layer at 2 threads, batch 128 (forward, ms):
 
 which made ResNet-20 inference 7% faster and LeNet-5 training 6% (training ResNet-20 2%, its
 backward passes having one fast implementation). So, as ``torch.backends.cudnn.benchmark`` does
-for cuDNN, the first use of each configuration times the first few implementations (one untimed
-call, then the fastest of ``REPEATS``, on zero-filled buffers) and keeps the fastest.
+for cuDNN, the first use of each configuration times the first two implementations (taking
+turns, the fastest of ``REPEATS`` calls of each, on zero-filled buffers) and keeps the faster. Each is
+first checked against oneDNN's first choice on random inputs (:func:`agrees`); a large layer is
+tried on part of its batch (:func:`_trial`).
 
 The choice is remembered in a JSON file (``$STRIATE_CACHE_DIR``, else ``~/.cache/striate``), keyed
 by oneDNN's version, the processor, the thread count, the pass and the configuration, so a later
@@ -41,12 +43,13 @@ from ._library import load
 
 __all__ = ["enabled", "candidates", "choose", "time_implementation", "cache_path", "forget"]
 
-CANDIDATES = 3   # the first this many implementations of oneDNN's list, reference code aside
-REPEATS = 3      # timed calls per implementation (after one untimed call)
+CANDIDATES = 2   # the first this many implementations of oneDNN's list, reference code aside
+REPEATS = 2      # turns per implementation, each one untimed and one timed call
 # Passes of fewer multiply-adds run oneDNN's first choice untimed: they take microseconds, where
 # the implementations differ by less than timing them costs (LeNet-5's smallest layer at batch
 # 128 has 11M; the test suite's thousands of tiny configurations would take 40 s longer).
 MIN_MULTIPLY_ADDS = 1 << 22
+TRIAL_BYTES = 64 << 20  # the largest buffer a trial allocates (see _trial)
 
 _enabled = os.environ.get("STRIATE_ONEDNN_AUTOTUNE", "1") != "0"
 _lock = threading.Lock()
@@ -171,6 +174,20 @@ def _shapes(config) -> tuple:
     return x, w, y
 
 
+def _trial(config):
+    """The configuration the implementations are timed and checked on: ``config``, with the
+    batch cut so that no buffer passes ``TRIAL_BYTES`` (a VGG layer on 224 x 224 images has
+    activations of hundreds of MB, and a trial allocates several)."""
+    x_shape, _, y_shape = _shapes(config)
+    per_image = 4 * max(np.prod(x_shape[1:]), np.prod(y_shape[1:]))
+    n = int(max(1, min(config.n, TRIAL_BYTES // per_image)))
+    if n == config.n:
+        return config
+    trial = type(config).from_buffer_copy(config)
+    trial.n = n
+    return trial
+
+
 def _multiply_adds(config) -> int:
     """Of each pass: one per output value, input channel of its group and kernel position."""
     nsp = config.nsp
@@ -182,13 +199,15 @@ def _multiply_adds(config) -> int:
 
 def outputs(kind: int, config, name: str, seed: int = 0) -> list:
     """What the implementation ``name`` computes for this pass and configuration from random
-    inputs (the same for every name, given the seed): [y] forward, [gx] backward-data, [gw]
-    backward-weights."""
+    inputs (the same for every name, given the seed; tiled from 4099 random values): [y]
+    forward, [gx] backward-data, [gw] backward-weights."""
     from .conv import _call  # here: conv.py imports this module
 
-    rng = np.random.default_rng(seed)
+    # random values tiled with a prime period: as generic as fresh ones for this check, and
+    # made at memory speed (drawing millions of normals took most of a tuning's time)
+    pool = np.random.default_rng(seed).standard_normal(4099, dtype=np.float32)
     x_shape, w_shape, y_shape = _shapes(config)
-    rand = lambda shape: rng.standard_normal(shape, dtype=np.float32)  # noqa: E731
+    rand = lambda shape: np.resize(pool, shape)  # noqa: E731
     trial = _with(config, name)
     lib = load()
     if kind == 0:
@@ -234,17 +253,23 @@ def choose(kind: int, config) -> str:
         if known in listed or known == "":
             return known
         tried = [n for n in listed if not n.startswith("ref")][:CANDIDATES]
-        names = tried
+        names, trial = tried, _trial(config)
         if len(names) >= 2:  # only those that compute what oneDNN's first choice computes
-            reference = outputs(kind, config, listed[0])
-            names = [n for n in names if n == listed[0] or agrees(kind, config, n, reference)]
+            reference = outputs(kind, trial, listed[0])
+            names = [n for n in names if n == listed[0] or agrees(kind, trial, n, reference)]
         if len(names) < 2:
             best = names[0] if names else ""
         else:
-            times = {name: time_implementation(kind, config, name) for name in names}
+            times = dict.fromkeys(names, float("inf"))
+            for _ in range(REPEATS):  # taking turns, so a busy moment does not favour one
+                for name in names:
+                    times[name] = min(times[name], time_implementation(kind, trial, name, 1))
             best = min(names, key=times.__getitem__)
-        for name in set(tried + listed[:1]) - {best}:  # what was not chosen leaves the C cache
-            load().sconv_cache_drop(kind, ctypes.byref(_with(config, name)))
+        for name in set(tried + listed[:1]):  # the trials' primitives leave the C cache
+            if trial is not config:
+                load().sconv_cache_drop(kind, ctypes.byref(_with(trial, name)))
+            elif name != best:
+                load().sconv_cache_drop(kind, ctypes.byref(_with(config, name)))
         _table[key] = best
         _save(key, best)
         return best
