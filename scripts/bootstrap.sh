@@ -42,7 +42,13 @@ if [ "${1:-}" = "test" ] && [ ! -f .venv/onednn3/include/oneapi/dnnl/dnnl.h ]; t
   .venv/bin/python - <<'PY'
 import pathlib, shutil, zipfile
 root = pathlib.Path(".venv/onednn3")
-for wheel in sorted((root / "wheels").glob("*.whl")):
+wheels = sorted((root / "wheels").glob("*.whl"))
+if len(wheels) != 2:
+    print("bootstrap: could not download the oneDNN 3.2 wheels; tests/test_kernels_onednn3.py "
+          "will skip")
+    shutil.rmtree(root, ignore_errors=True)
+    raise SystemExit(0)
+for wheel in wheels:
     with zipfile.ZipFile(wheel) as z:
         for name in z.namelist():
             parts = pathlib.Path(name).parts  # <dist>.data/data/{include,lib}/...
