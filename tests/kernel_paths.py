@@ -8,15 +8,40 @@ whole test.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 
+import striate.kernels
+from striate.functional import fusion
 from striate.kernels import onednn
 
 needs_onednn = pytest.mark.skipif(
     not onednn.available(), reason=f"oneDNN kernels not built: {onednn.unavailable_reason()}")
 PATHS = ["reference", pytest.param("onednn", marks=needs_onednn)]
+
+
+@contextlib.contextmanager
+def reference_kernels():
+    """The block runs on the reference kernels; the previous selection comes back after."""
+    previous = striate.kernels.current()
+    striate.kernels.use_kernels("reference")
+    try:
+        yield
+    finally:
+        striate.kernels.use_kernels(previous)
+
+
+@contextlib.contextmanager
+def fusion_off():
+    """The block runs with fusion off (``striate.functional.fusion.enabled(False)``)."""
+    fusion.enabled(False)
+    try:
+        yield
+    finally:
+        fusion.enabled(True)
 
 
 def assert_close(ours, ref, what, tol=1e-5):

@@ -9,7 +9,6 @@ read by several consumers gives each the right values; NaN still propagates.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 import striate
 import striate.functional as F
 import striate.kernels
-from kernel_paths import needs_onednn, randomise_batch_norm
+from kernel_paths import fusion_off, needs_onednn, randomise_batch_norm, reference_kernels
 from striate import autograd, models, nn
 from striate.functional import fusion
 from striate.functional.fusion import PendingConv
@@ -29,25 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import twins  # noqa: E402
 
 pytestmark = needs_onednn
-
-
-@contextlib.contextmanager
-def fusion_off():
-    fusion.enabled(False)
-    try:
-        yield
-    finally:
-        fusion.enabled(True)
-
-
-@contextlib.contextmanager
-def reference_kernels():
-    previous = striate.kernels.current()
-    striate.kernels.use_kernels("reference")
-    try:
-        yield
-    finally:
-        striate.kernels.use_kernels(previous)
 
 
 class Inside(nn.Module):

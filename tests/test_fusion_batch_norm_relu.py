@@ -9,7 +9,6 @@ observer, training mode); a ResNet-20 training step matches the unfused one.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ import torch
 import striate
 import striate.functional as F
 import striate.kernels
-from kernel_paths import needs_onednn
+from kernel_paths import fusion_off, needs_onednn, reference_kernels
 from striate import autograd, models, nn, optim
 from striate.functional import fusion
 from striate.functional.normalization import BatchNormReLU
@@ -31,25 +30,6 @@ def channels_last_tensor(shape, seed=0, requires_grad=True):
     a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
     stored = np.ascontiguousarray(np.moveaxis(a, 1, -1))
     return striate.tensor(np.moveaxis(stored, -1, 1), requires_grad=requires_grad)
-
-
-@contextlib.contextmanager
-def reference_kernels():
-    previous = striate.kernels.current()
-    striate.kernels.use_kernels("reference")
-    try:
-        yield
-    finally:
-        striate.kernels.use_kernels(previous)
-
-
-@contextlib.contextmanager
-def fusion_off():
-    fusion.enabled(False)
-    try:
-        yield
-    finally:
-        fusion.enabled(True)
 
 
 def run(op, x, gamma, beta, gy, **kwargs):
