@@ -16,6 +16,7 @@ from .. import autograd, kernels
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import get_array_module
 from . import fusion
+from .activation import relu, relu_backward_rule_in_force, relu_mask_gradient
 
 __all__ = ["batch_norm", "batch_norm_relu", "local_response_norm"]
 
@@ -219,8 +220,6 @@ class BatchNormReLU(Function):
         return np.moveaxis(y, -1, 1)  # (N, C, *S), stored channels last
 
     def backward(self, gy):
-        from .activation import relu_backward_rule_in_force, relu_mask_gradient
-
         g = _channels_last(gy)
         workspace = self.workspace
         if workspace is None or relu_backward_rule_in_force() != "gradient":
@@ -279,8 +278,6 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None,  #
             and fusion.enabled()):
         fast = _fast_kernels(x.data, *(None if t is None else t.data for t in (w, b)))
     if fast is None or x.data.size // max(x.shape[1], 1) <= 1:
-        from .activation import relu
-
         return relu(batch_norm(x, running_mean, running_var, weight, bias, training=training,
                                momentum=momentum, eps=eps,
                                num_batches_tracked=num_batches_tracked))
