@@ -291,17 +291,30 @@ dnnl_status_t sdnnl_engine(void) {
 }
 
 /* The cached entry for (kind, configuration, thread count), built on a miss. Lock held. */
-static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
+/* The configuration a kind's primitive is made and cached for. */
+static sconv_cfg cache_key(int kind, const sconv_cfg *config) {
     sconv_cfg key = *config;
     if (kind == KIND_BWD_WEIGHTS) key.with_bias = 0; /* gb is computed apart: one primitive */
     if (kind != KIND_FWD) key.post_add = 0; /* the post-op is the forward's */
-    const sconv_cfg *c = &key;
+    return key;
+}
+
+/* What every entry point checks first (g_err cleared, then set on failure). Lock held. */
+static dnnl_status_t check_cfg(int kind, const sconv_cfg *c) {
     g_err[0] = 0;
-    if (c->nsp < 1 || c->nsp > 3 || c->groups < 1) {
-        snprintf(g_err, sizeof g_err, "expected 1 to 3 spatial axes and groups >= 1");
+    if (kind < KIND_FWD || kind > KIND_BWD_WEIGHTS || c->nsp < 1 || c->nsp > 3 ||
+        c->groups < 1) {
+        snprintf(g_err, sizeof g_err, "expected a pass 0 to 2, 1 to 3 spatial axes and groups "
+                 ">= 1");
         return dnnl_invalid_arguments;
     }
-    CHECK(sdnnl_engine());
+    return sdnnl_engine();
+}
+
+static dnnl_status_t lookup(entry_t **out, int kind, const sconv_cfg *config) {
+    sconv_cfg key = cache_key(kind, config);
+    const sconv_cfg *c = &key;
+    RETURN_IF_FAILED(check_cfg(kind, c));
     sdnnl_entry *e;
     dnnl_status_t st = sdnnl_cache_lookup(&g_cache, &e, kind, sdnnl_threads(), c, sizeof *c);
     *out = (entry_t *)e;
@@ -463,13 +476,14 @@ static int has_line(const char *buf, const char *name, size_t len) {
 /* The names of the implementations oneDNN has for this kind and configuration (c->impl is
  * ignored), in its order of preference, each once, each followed by '\n', into buf (cap bytes,
  * NUL-ended; names that do not fit are left out). Returns how many it wrote, or -1 on error. */
-int sconv_candidates(int kind, const sconv_cfg *c, char *buf, int64_t cap) {
+int sconv_candidates(int kind, const sconv_cfg *config, char *buf, int64_t cap) {
+    sconv_cfg key = cache_key(kind, config);  /* what lookup() would build */
+    const sconv_cfg *c = &key;
     int count = 0;
     size_t used = 0;
     buf[0] = 0;
     pthread_mutex_lock(&g_lock);
-    g_err[0] = 0;
-    dnnl_status_t st = sdnnl_engine();
+    dnnl_status_t st = check_cfg(kind, c);
     for (sdnnl_pick pick = {"", 0}; st == dnnl_success; pick.index++) {
         dnnl_primitive_desc_t pd;
         st = make_primitive_desc(&pd, kind, c, &pick);
@@ -536,9 +550,7 @@ int sconv_time(int kind, const sconv_cfg *c, int reps, double *best_ms) {
 /* Forget the cached primitive of this kind and configuration, if any (tuning drops the
  * implementations it did not choose). Returns 1 if one was dropped. */
 int sconv_cache_drop(int kind, const sconv_cfg *config) {
-    sconv_cfg key = *config;
-    if (kind == KIND_BWD_WEIGHTS) key.with_bias = 0;
-    if (kind != KIND_FWD) key.post_add = 0;
+    sconv_cfg key = cache_key(kind, config);
     pthread_mutex_lock(&g_lock);
     int dropped = sdnnl_cache_drop(&g_cache, kind, sdnnl_threads(), &key, sizeof key);
     pthread_mutex_unlock(&g_lock);
