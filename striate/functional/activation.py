@@ -100,15 +100,7 @@ class ReLU(Function):
     def backward(self, gy):
         if self.fast is not None:
             return relu_mask_gradient(self.y, gy, self.fast)
-        # stored as x was (a gradient in another layout is not passed on down the network)
-        xp = get_array_module(gy)
-        gx = xp.empty_like(self.positive, dtype=gy.dtype)
-        if _relu_rule == "deconvnet":
-            return xp.maximum(gy, 0, out=gx)                           # gy * [gy > 0]
-        xp.multiply(gy, self.positive, out=gx)                         # gy * [x > 0]
-        if _relu_rule == "guided":
-            xp.maximum(gx, 0, out=gx)                                  # ... * [gy > 0]
-        return gx
+        return _masked(gy, self.positive)
 
 
 def relu_backward_rule_in_force() -> str:
@@ -122,11 +114,17 @@ def relu_mask_gradient(y, gy, fast=None):
     oneDNN kernels' threaded loop, when gy is stored as y), guided or deconvnet's."""
     if _relu_rule == "gradient" and fast is not None and fast.same_layout(y, gy):
         return fast.relu_backward(y, gy)                               # gy * [y > 0]
+    return _masked(gy, y > 0)
+
+
+def _masked(gy, positive):
+    """The gradient through a ReLU under the rule in force, given [x > 0], stored as the mask
+    (that is, as x was: a gradient in another layout is not passed on down the network)."""
     xp = get_array_module(gy)
-    gx = xp.empty_like(y, dtype=gy.dtype)
+    gx = xp.empty_like(positive, dtype=gy.dtype)
     if _relu_rule == "deconvnet":
         return xp.maximum(gy, 0, out=gx)                               # gy * [gy > 0]
-    xp.multiply(gy, y > 0, out=gx)                                     # gy * [x > 0]
+    xp.multiply(gy, positive, out=gx)                                  # gy * [x > 0]
     if _relu_rule == "guided":
         xp.maximum(gx, 0, out=gx)                                      # ... * [gy > 0]
     return gx

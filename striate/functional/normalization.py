@@ -117,14 +117,15 @@ class BatchNorm(Function):
             g_beta = sum_gy.reshape(-1)
         return gx, g_gamma, g_beta
 
-    def _fast_backward(self, gy, global_stats: bool):
-        """gx, g_gamma, g_beta from oneDNN (g_beta only when asked: it costs a pass)."""
+    def _fast_backward(self, gy, global_stats: bool, relu_workspace=None):
+        """gx, g_gamma, g_beta from oneDNN (g_beta only when asked: it costs a pass); with the
+        workspace of a fused ReLU (:class:`BatchNormReLU`), gy is masked in the same pass."""
         mean, var = ((self.mean32, self.var32) if global_stats
                      else (self.batch_mean, self.batch_var))
         beta = self.beta if self.needs_input_grad[2] else None  # given, g_beta is computed
         gx, g_gamma, g_beta = self.fast.batch_norm_backward(
             self.x, _channels_last(gy), mean, var, self.gamma, beta, self.eps,
-            global_stats=global_stats)
+            global_stats=global_stats, relu_workspace=relu_workspace)
         return (np.moveaxis(gx, -1, 1) if self.needs_input_grad[0] else None,
                 g_gamma if self.needs_input_grad[1] else None,
                 g_beta if self.needs_input_grad[2] else None)
@@ -220,18 +221,11 @@ class BatchNormReLU(Function):
         return np.moveaxis(y, -1, 1)  # (N, C, *S), stored channels last
 
     def backward(self, gy):
-        g = _channels_last(gy)
-        workspace = self.workspace
-        if workspace is None or relu_backward_rule_in_force() != "gradient":
-            g = relu_mask_gradient(self.y, g, self.fast)  # gy * [y > 0], or the rule's
-            workspace = None
-        beta = self.beta if self.needs_input_grad[2] else None  # given, g_beta is computed
-        gx, g_gamma, g_beta = self.fast.batch_norm_backward(
-            self.x, g, self.batch_mean, self.batch_var, self.gamma, beta, self.eps,
-            relu_workspace=workspace)
-        return (np.moveaxis(gx, -1, 1) if self.needs_input_grad[0] else None,
-                g_gamma if self.needs_input_grad[1] else None,
-                g_beta if self.needs_input_grad[2] else None)
+        if self.workspace is not None and relu_backward_rule_in_force() == "gradient":
+            return BatchNorm._fast_backward(self, gy, False, relu_workspace=self.workspace)
+        # gy * [y > 0], or the guided / deconvnet rule's, then the plain batch-norm backward
+        g = relu_mask_gradient(self.y, _channels_last(gy), self.fast)
+        return BatchNorm._fast_backward(self, np.moveaxis(g, -1, 1), False)
 
 
 def _raw(a):

@@ -24,6 +24,7 @@ from ..autograd import Tensor
 from ..backend import get_default_dtype
 from . import init
 from ._checks import check, is_real
+from .activation import ReLU
 from .layers import empty_parameter, is_int
 from .module import Module
 
@@ -102,8 +103,6 @@ class _BatchNorm(Module):
         """relu(self(x)) as one op (``F.batch_norm_relu``) when ``following`` is a plain ReLU
         and neither module has hooks nor overrides forward; else None (call them one by one).
         ``nn.Sequential`` asks each module this of the next one."""
-        from .activation import ReLU
-
         if (type(following) is not ReLU or following._forward_pre_hooks
                 or following._forward_hooks):
             return None

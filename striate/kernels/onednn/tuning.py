@@ -12,8 +12,9 @@ for most layers, measured per layer at 2 threads, batch 128 (forward, ms):
     64 -> 64 @7         1.80        1.65
     32 -> 64 @14 /2     1.06        1.16
 
-which made ResNet-20 inference 8% faster and LeNet-5 training 6% (alternating A/B runs; training
-ResNet-20 2%, its backward passes having one fast implementation). So, as
+which made ResNet-20 inference 8% faster and LeNet-5 training 6% (alternating A/B runs, timing
+three candidates then; always skipping brgconv gave training ResNet-20 2%, its backward passes
+having one fast implementation). So, as
 ``torch.backends.cudnn.benchmark`` does for cuDNN, the first use of each configuration times the
 first ``CANDIDATES`` implementations (taking turns, the fastest of ``REPEATS`` calls of each, on
 zero-filled buffers) and keeps the fastest. Each is first checked against oneDNN's first choice
@@ -48,7 +49,7 @@ CANDIDATES = 2   # the first this many implementations of oneDNN's list, referen
 REPEATS = 2      # turns per implementation, each one untimed and one timed call
 # Passes of fewer multiply-adds run oneDNN's first choice untimed: they take microseconds, where
 # the implementations differ by less than timing them costs (LeNet-5's smallest layer at batch
-# 128 has 11M; the test suite's thousands of tiny configurations would take 40 s longer).
+# 128 has 11M).
 MIN_MULTIPLY_ADDS = 1 << 22
 TRIAL_BYTES = 64 << 20  # the largest buffer a trial allocates (see _trial)
 
